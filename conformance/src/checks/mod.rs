@@ -1,0 +1,142 @@
+//! The check registry: every check's name (the plan test module it mirrors),
+//! its order, its time limit and the function that runs it.
+
+mod code_flow;
+mod discovery;
+mod errors;
+mod prompt;
+mod request_object;
+mod userinfo;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::rp::{Check, Ctx, fail};
+
+/// Every check, in the order of the Config OP plan followed by the Basic OP
+/// plan (with the `form_post` variant of `oidcc-server` and the Config
+/// plan's `oidcc-idtoken-rs256` / `oidcc-userinfo-rs256` where they fit).
+pub(crate) const ALL: &[&str] = &[
+    "oidcc-discovery-endpoint-verification",
+    "oidcc-server",
+    "oidcc-server[form_post]",
+    "oidcc-response-type-missing",
+    "oidcc-idtoken-signature",
+    "oidcc-idtoken-rs256",
+    "oidcc-idtoken-unsigned",
+    "oidcc-userinfo-get",
+    "oidcc-userinfo-post-header",
+    "oidcc-userinfo-post-body",
+    "oidcc-userinfo-rs256",
+    "oidcc-ensure-request-without-nonce-succeeds-for-code-flow",
+    "oidcc-scope-profile",
+    "oidcc-scope-email",
+    "oidcc-scope-address",
+    "oidcc-scope-phone",
+    "oidcc-scope-all",
+    "oidcc-ensure-other-scope-order-succeeds",
+    "oidcc-display-page",
+    "oidcc-display-popup",
+    "oidcc-prompt-login",
+    "oidcc-prompt-none-not-logged-in",
+    "oidcc-prompt-none-logged-in",
+    "oidcc-max-age-1",
+    "oidcc-max-age-10000",
+    "oidcc-ensure-request-with-unknown-parameter-succeeds",
+    "oidcc-id-token-hint",
+    "oidcc-login-hint",
+    "oidcc-ui-locales",
+    "oidcc-claims-locales",
+    "oidcc-ensure-request-with-acr-values-succeeds",
+    "oidcc-codereuse",
+    "oidcc-codereuse-30seconds",
+    "oidcc-ensure-registered-redirect-uri",
+    "oidcc-ensure-post-request-succeeds",
+    "oidcc-server-client-secret-post",
+    "oidcc-request-uri-unsigned-supported-correctly-or-rejected-as-unsupported",
+    "oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported",
+    "oidcc-claims-essential",
+    "oidcc-ensure-request-object-with-redirect-uri",
+    "oidcc-refresh-token",
+    "oidcc-ensure-request-with-valid-pkce-succeeds",
+    "oidcc-ensure-redirect-uri-in-authorization-request",
+];
+
+/// How long a check may take before it is failed.
+pub(crate) fn time_limit(name: &str) -> Duration {
+    match name {
+        "oidcc-codereuse-30seconds" => Duration::from_secs(180),
+        _ => crate::DEFAULT_LIMIT,
+    }
+}
+
+type CheckFuture<'a> = Pin<Box<dyn Future<Output = Check> + Send + 'a>>;
+
+/// Runs one check by name.
+pub(crate) fn run_one<'a>(name: &str, ctx: &'a Ctx<'a>) -> CheckFuture<'a> {
+    match name {
+        "oidcc-discovery-endpoint-verification" => Box::pin(discovery::endpoint_verification(ctx)),
+        "oidcc-server" => Box::pin(code_flow::server(ctx)),
+        "oidcc-server[form_post]" => Box::pin(code_flow::server_form_post(ctx)),
+        "oidcc-response-type-missing" => Box::pin(errors::response_type_missing(ctx)),
+        "oidcc-idtoken-signature" => Box::pin(code_flow::idtoken_signature(ctx)),
+        "oidcc-idtoken-rs256" => Box::pin(code_flow::idtoken_signature(ctx)),
+        "oidcc-idtoken-unsigned" => Box::pin(code_flow::idtoken_unsigned(ctx)),
+        "oidcc-userinfo-get" => Box::pin(userinfo::get(ctx)),
+        "oidcc-userinfo-post-header" => Box::pin(userinfo::post(ctx, false)),
+        "oidcc-userinfo-post-body" => Box::pin(userinfo::post(ctx, true)),
+        "oidcc-userinfo-rs256" => Box::pin(userinfo::signed_rs256(ctx)),
+        "oidcc-ensure-request-without-nonce-succeeds-for-code-flow" => {
+            Box::pin(code_flow::without_nonce(ctx))
+        }
+        "oidcc-scope-profile" => Box::pin(userinfo::scopes(ctx, &["profile"])),
+        "oidcc-scope-email" => Box::pin(userinfo::scopes(ctx, &["email"])),
+        "oidcc-scope-address" => Box::pin(userinfo::scopes(ctx, &["address"])),
+        "oidcc-scope-phone" => Box::pin(userinfo::scopes(ctx, &["phone"])),
+        "oidcc-scope-all" => Box::pin(userinfo::scopes(
+            ctx,
+            &["profile", "email", "address", "phone"],
+        )),
+        "oidcc-ensure-other-scope-order-succeeds" => Box::pin(code_flow::other_scope_order(ctx)),
+        "oidcc-display-page" => Box::pin(code_flow::display(ctx, "page")),
+        "oidcc-display-popup" => Box::pin(code_flow::display(ctx, "popup")),
+        "oidcc-prompt-login" => Box::pin(prompt::prompt_login(ctx)),
+        "oidcc-prompt-none-not-logged-in" => Box::pin(prompt::prompt_none_not_logged_in(ctx)),
+        "oidcc-prompt-none-logged-in" => Box::pin(prompt::prompt_none_logged_in(ctx)),
+        "oidcc-max-age-1" => Box::pin(prompt::max_age_1(ctx)),
+        "oidcc-max-age-10000" => Box::pin(prompt::max_age_10000(ctx)),
+        "oidcc-ensure-request-with-unknown-parameter-succeeds" => {
+            Box::pin(code_flow::unknown_parameter(ctx))
+        }
+        "oidcc-id-token-hint" => Box::pin(prompt::id_token_hint(ctx)),
+        "oidcc-login-hint" => Box::pin(code_flow::login_hint(ctx)),
+        "oidcc-ui-locales" => Box::pin(code_flow::ui_locales(ctx)),
+        "oidcc-claims-locales" => Box::pin(code_flow::claims_locales(ctx)),
+        "oidcc-ensure-request-with-acr-values-succeeds" => Box::pin(code_flow::acr_values(ctx)),
+        "oidcc-codereuse" => Box::pin(code_flow::code_reuse(ctx, false)),
+        "oidcc-codereuse-30seconds" => Box::pin(code_flow::code_reuse(ctx, true)),
+        "oidcc-ensure-registered-redirect-uri" => Box::pin(errors::registered_redirect_uri(ctx)),
+        "oidcc-ensure-post-request-succeeds" => Box::pin(code_flow::post_request(ctx)),
+        "oidcc-server-client-secret-post" => Box::pin(code_flow::server_client_secret_post(ctx)),
+        "oidcc-request-uri-unsigned-supported-correctly-or-rejected-as-unsupported" => {
+            Box::pin(request_object::request_uri_unsigned(ctx))
+        }
+        "oidcc-unsigned-request-object-supported-correctly-or-rejected-as-unsupported" => {
+            Box::pin(request_object::unsigned_request_object(ctx))
+        }
+        "oidcc-claims-essential" => Box::pin(userinfo::claims_essential(ctx)),
+        "oidcc-ensure-request-object-with-redirect-uri" => {
+            Box::pin(request_object::request_object_with_redirect_uri(ctx))
+        }
+        "oidcc-refresh-token" => Box::pin(code_flow::refresh_token(ctx)),
+        "oidcc-ensure-request-with-valid-pkce-succeeds" => Box::pin(code_flow::valid_pkce(ctx)),
+        "oidcc-ensure-redirect-uri-in-authorization-request" => {
+            Box::pin(errors::redirect_uri_in_authorization_request(ctx))
+        }
+        other => {
+            let msg = format!("unknown check {other}");
+            Box::pin(async move { fail(msg) })
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The login and consent steps of an interaction: show the page, check the posted form
+//! (browser binding, CSRF token), verify the password off the runtime, start a new
+//! session, remember consent, and finish with a code or an error for the client.
+
+use super::authorize::{BrowserCookies, Interaction, Stage, load_session};
+use super::issue::{error_response, issue_code};
+use super::{BrowserSession, Services, decode, encode, ephemeral_failed, store_failed};
+use crate::crypto::constant_time_eq;
+use crate::crypto::opaque::{random_token, token_digest};
+use crate::ephemeral::Namespace;
+use crate::identity::{PersonId, PersonStatus};
+use crate::protocol::acr;
+use crate::protocol::authorize::Locale;
+use crate::protocol::prompt::{check_achieved, consent_needed};
+use crate::protocol::redirect_uri::AuthorizationResponse;
+use crate::protocol::{ErrorCode, OAuthError};
+
+/// Failed sign-ins per username allowed in [`LOGIN_WINDOW`] seconds.
+pub const MAX_LOGIN_FAILURES: u64 = 10;
+/// The window of [`MAX_LOGIN_FAILURES`].
+pub const LOGIN_WINDOW: i64 = 15 * 60;
+
+/// A page to render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    /// The login page.
+    Login {
+        /// CSRF token for the form.
+        csrf: String,
+        /// Prefilled username.
+        login_hint: Option<String>,
+        /// Name of the signed-in person, when "continue as" is offered.
+        continue_as: Option<String>,
+        /// Which error to show, if any.
+        error: Option<LoginError>,
+        /// Client display name.
+        client_name: String,
+    },
+    /// The consent page.
+    Consent {
+        /// CSRF token for the form.
+        csrf: String,
+        /// Client display name.
+        client_name: String,
+        /// Scopes asked for.
+        scopes: Vec<String>,
+        /// Who is consenting.
+        person_name: String,
+    },
+}
+
+/// Why the login page is shown again. Wrong username and wrong password are one case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginError {
+    /// Username or password is wrong (or the account is disabled).
+    InvalidCredentials,
+    /// Too many failures for this username; try later.
+    TooManyAttempts,
+}
+
+/// What the HTTP layer should do next.
+#[derive(Debug)]
+pub enum Step {
+    /// Render a page with this status.
+    Show {
+        /// The page.
+        view: View,
+        /// HTTP status.
+        status: u16,
+        /// Language.
+        locale: Locale,
+    },
+    /// Send the browser back to the interaction page (303).
+    Next {
+        /// Interaction id.
+        id: String,
+    },
+    /// Answer the client.
+    Respond(AuthorizationResponse),
+    /// Show an error page.
+    ErrorPage {
+        /// HTTP status.
+        status: u16,
+        /// Message.
+        message: String,
+        /// Language.
+        locale: Locale,
+    },
+}
+
+/// A step and, after a sign-in, the new session cookie value to set.
+#[derive(Debug)]
+pub struct StepResult {
+    /// The step.
+    pub step: Step,
+    /// A new session cookie value.
+    pub new_session: Option<String>,
+}
+
+impl From<Step> for StepResult {
+    fn from(step: Step) -> Self {
+        StepResult { step, new_session: None }
+    }
+}
+
+/// A posted login form.
+#[derive(Debug, Default)]
+pub struct LoginForm {
+    /// CSRF token.
+    pub csrf: String,
+    /// `login` (default), `continue` or `cancel`.
+    pub action: String,
+    /// Username.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+fn expired(locale: Locale) -> Step {
+    Step::ErrorPage { status: 400, message: "interaction_expired".into(), locale }
+}
+
+async fn load(svc: &Services, id: &str, browser: &str, now: i64) -> Result<Result<Interaction, Step>, OAuthError> {
+    let raw = svc.ephemeral.get(Namespace::Interaction, id, now).await.map_err(ephemeral_failed)?;
+    let Some(ix) = raw.and_then(|r| decode::<Interaction>(&r)) else { return Ok(Err(expired(Locale::Vi))) };
+    if !constant_time_eq(ix.browser_digest.as_bytes(), token_digest(browser).as_bytes()) {
+        return Ok(Err(expired(ix.request.locale)));
+    }
+    Ok(Ok(ix))
+}
+
+fn unavailable(locale: Locale) -> Step {
+    Step::ErrorPage { status: 503, message: "temporarily_unavailable".into(), locale }
+}
+
+async fn client_name(svc: &Services, ix: &Interaction) -> Result<String, OAuthError> {
+    let c = svc.store.find_client(&ix.request.client_id).await.map_err(store_failed)?;
+    Ok(c.and_then(|c| c.client.client_name).unwrap_or_else(|| ix.request.client_id.clone()))
+}
+
+async fn person_name(svc: &Services, id: &str) -> Result<String, OAuthError> {
+    let p = svc.store.find_person(&PersonId(id.to_owned())).await.map_err(store_failed)?;
+    Ok(p.and_then(|p| p.name.or(p.username)).unwrap_or_default())
+}
+
+async fn view_of(svc: &Services, ix: &Interaction, error: Option<LoginError>) -> Result<View, OAuthError> {
+    let client_name = client_name(svc, ix).await?;
+    Ok(match &ix.stage {
+        Stage::Login { offer_session } => {
+            let continue_as = match (&ix.session, offer_session) {
+                (Some(s), true) => Some(person_name(svc, &s.person_id).await?),
+                _ => None,
+            };
+            View::Login {
+                csrf: ix.csrf.clone(),
+                login_hint: ix.request.login_hint.clone(),
+                continue_as,
+                error,
+                client_name,
+            }
+        }
+        Stage::Consent => {
+            let person_name = match &ix.session {
+                Some(s) => person_name(svc, &s.person_id).await?,
+                None => String::new(),
+            };
+            View::Consent {
+                csrf: ix.csrf.clone(),
+                client_name,
+                scopes: ix.request.scope.iter().map(str::to_owned).collect(),
+                person_name,
+            }
+        }
+    })
+}
+
+/// GET of the interaction page.
+pub async fn show(svc: &Services, id: &str, browser: &str, now: i64) -> Step {
+    let ix = match load(svc, id, browser, now).await {
+        Ok(Ok(ix)) => ix,
+        Ok(Err(step)) => return step,
+        Err(_) => return unavailable(Locale::Vi),
+    };
+    match view_of(svc, &ix, None).await {
+        Ok(view) => Step::Show { view, status: 200, locale: ix.request.locale },
+        Err(_) => unavailable(ix.request.locale),
+    }
+}
+
+fn finish_with_error(svc: &Services, ix: &Interaction, e: &OAuthError) -> Step {
+    Step::Respond(error_response(&svc.config.issuer, &ix.request.target, e))
+}
+
+/// POST of the login form.
+pub async fn submit_login(
+    svc: &Services,
+    id: &str,
+    cookies: BrowserCookies<'_>,
+    form: LoginForm,
+    now: i64,
+) -> StepResult {
+    let mut ix = match load(svc, id, cookies.browser, now).await {
+        Ok(Ok(ix)) => ix,
+        Ok(Err(step)) => return step.into(),
+        Err(_) => return unavailable(Locale::Vi).into(),
+    };
+    let locale = ix.request.locale;
+    if !matches!(ix.stage, Stage::Login { .. }) || !constant_time_eq(form.csrf.as_bytes(), ix.csrf.as_bytes()) {
+        return Step::ErrorPage { status: 403, message: "csrf".into(), locale }.into();
+    }
+    match login_step(svc, id, &mut ix, cookies, form, now).await {
+        Ok(r) => r,
+        Err(e) if e.code == ErrorCode::TemporarilyUnavailable => unavailable(locale).into(),
+        Err(e) => {
+            let _ = svc.ephemeral.delete(Namespace::Interaction, id).await;
+            finish_with_error(svc, &ix, &e).into()
+        }
+    }
+}
+
+async fn login_step(
+    svc: &Services,
+    id: &str,
+    ix: &mut Interaction,
+    cookies: BrowserCookies<'_>,
+    form: LoginForm,
+    now: i64,
+) -> Result<StepResult, OAuthError> {
+    let locale = ix.request.locale;
+    let mut new_session = None;
+    let session = match form.action.as_str() {
+        "cancel" => return Err(OAuthError::new(ErrorCode::AccessDenied, "the person cancelled the sign-in")),
+        "continue" => {
+            // "Continue as …": only the session the page offered, and only while it lives.
+            let current = load_session(svc, cookies.session, now).await?;
+            match (current, &ix.session, &ix.stage) {
+                (Some(cur), Some(offered), Stage::Login { offer_session: true }) if cur.sid == offered.sid => cur,
+                _ => return Ok(Step::ErrorPage { status: 400, message: "interaction_expired".into(), locale }.into()),
+            }
+        }
+        _ => {
+            let username = form.username.trim().to_lowercase();
+            let throttle_key = token_digest(&username);
+            let failures = svc
+                .ephemeral
+                .get(Namespace::RateLimit, &throttle_key, now)
+                .await
+                .map_err(ephemeral_failed)?
+                .and_then(|v| v.as_slice().try_into().ok().map(u64::from_be_bytes))
+                .unwrap_or(0);
+            if failures >= MAX_LOGIN_FAILURES {
+                let view = view_of(svc, ix, Some(LoginError::TooManyAttempts)).await?;
+                return Ok(Step::Show { view, status: 429, locale }.into());
+            }
+            let found =
+                if username.is_empty() { None } else { svc.store.find_login(&username).await.map_err(store_failed)? };
+            let (person, hash) = match found {
+                Some((p, h)) if p.status == PersonStatus::Active => (Some(p), h),
+                _ => (None, None),
+            };
+            // Unknown accounts are checked against a dummy hash: same work, same answer.
+            let ok = svc.hasher.verify(form.password, hash).await;
+            let Some(person) = person.filter(|_| ok) else {
+                svc.ephemeral
+                    .incr(Namespace::RateLimit, &throttle_key, LOGIN_WINDOW, now)
+                    .await
+                    .map_err(ephemeral_failed)?;
+                tracing::info!(outcome = "failure", "sign-in");
+                let view = view_of(svc, ix, Some(LoginError::InvalidCredentials)).await?;
+                return Ok(Step::Show { view, status: 401, locale }.into());
+            };
+            tracing::info!(outcome = "success", person = %person.id.0, "sign-in");
+            // A new session value at every sign-in (no fixation); the old one ends.
+            if let Some(old) = cookies.session {
+                svc.ephemeral.delete(Namespace::Session, &token_digest(old)).await.map_err(ephemeral_failed)?;
+            }
+            let session = BrowserSession {
+                sid: random_token(),
+                person_id: person.id.0.clone(),
+                auth_time: now,
+                acr: acr::LOCAL_BASIC.to_owned(),
+                amr: vec!["pwd".to_owned()],
+            };
+            let cookie = random_token();
+            svc.ephemeral
+                .put(Namespace::Session, &token_digest(&cookie), encode(&session)?, svc.config.session_ttl, None, now)
+                .await
+                .map_err(ephemeral_failed)?;
+            new_session = Some(cookie);
+            session
+        }
+    };
+    let fresh =
+        session.auth_time == now || crate::protocol::prompt::is_fresh(session.auth_time, ix.request.max_age, now);
+    check_achieved(&session.acr, fresh, &ix.request.essential_acr())?;
+    let remembered = svc
+        .store
+        .find_consent(&PersonId(session.person_id.clone()), &ix.request.client_id)
+        .await
+        .map_err(store_failed)?;
+    let step = if consent_needed(ix.request.prompt, remembered.as_ref(), &ix.request.scope) {
+        ix.stage = Stage::Consent;
+        ix.session = Some(session);
+        svc.ephemeral
+            .put(Namespace::Interaction, id, encode(&*ix)?, svc.config.interaction_ttl, None, now)
+            .await
+            .map_err(ephemeral_failed)?;
+        Step::Next { id: id.to_owned() }
+    } else {
+        svc.ephemeral.delete(Namespace::Interaction, id).await.map_err(ephemeral_failed)?;
+        Step::Respond(issue_code(svc, &ix.request, &session, now).await?)
+    };
+    Ok(StepResult { step, new_session })
+}
+
+/// POST of the consent form: `allow` remembers the consent and finishes with a code,
+/// anything else ends with `access_denied`.
+pub async fn submit_consent(svc: &Services, id: &str, browser: &str, csrf: &str, allow: bool, now: i64) -> Step {
+    let ix = match load(svc, id, browser, now).await {
+        Ok(Ok(ix)) => ix,
+        Ok(Err(step)) => return step,
+        Err(_) => return unavailable(Locale::Vi),
+    };
+    let locale = ix.request.locale;
+    if ix.stage != Stage::Consent || !constant_time_eq(csrf.as_bytes(), ix.csrf.as_bytes()) {
+        return Step::ErrorPage { status: 403, message: "csrf".into(), locale };
+    }
+    let Some(session) = ix.session.clone() else { return expired(locale) };
+    // Single use: whatever the answer, this interaction ends here.
+    if svc.ephemeral.delete(Namespace::Interaction, id).await.is_err() {
+        return unavailable(locale);
+    }
+    if !allow {
+        return finish_with_error(
+            svc,
+            &ix,
+            &OAuthError::new(ErrorCode::AccessDenied, "the person did not approve the request"),
+        );
+    }
+    let result = async {
+        svc.store
+            .record_consent(&PersonId(session.person_id.clone()), &ix.request.client_id, &ix.request.scope, now)
+            .await
+            .map_err(store_failed)?;
+        issue_code(svc, &ix.request, &session, now).await
+    }
+    .await;
+    match result {
+        Ok(r) => Step::Respond(r),
+        Err(e) if e.code == ErrorCode::TemporarilyUnavailable => unavailable(locale),
+        Err(e) => finish_with_error(svc, &ix, &e),
+    }
+}

@@ -1,0 +1,99 @@
+//! Use cases, one per endpoint: load → protocol checks → persist → sign. Flows talk only to
+//! the ports (`store`, `ephemeral`) and to `crypto`; they know nothing of HTTP, and take
+//! the request's clock reading as an argument.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::crypto::keys::KeySet;
+use crate::crypto::password::PasswordHasher;
+use crate::ephemeral::{EphemeralError, EphemeralStore};
+use crate::identity::PersonId;
+use crate::protocol::client::{Client, SubjectType};
+use crate::protocol::{ErrorCode, OAuthError};
+use crate::store::{Store, StoreError};
+
+pub mod admin;
+pub mod authorize;
+pub mod interaction;
+pub mod issue;
+pub mod token;
+pub mod userinfo;
+
+/// Everything a flow may use, built once by `app`.
+pub struct Services {
+    /// Validated configuration.
+    pub config: Config,
+    /// Durable store.
+    pub store: Arc<dyn Store>,
+    /// Ephemeral store.
+    pub ephemeral: Arc<dyn EphemeralStore>,
+    /// Signing keys.
+    pub keys: Arc<KeySet>,
+    /// Password hashing.
+    pub hasher: PasswordHasher,
+    /// Salt of pairwise subjects, shared by all nodes through the store.
+    pub pairwise_salt: Vec<u8>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services").field("issuer", &self.config.issuer).finish_non_exhaustive()
+    }
+}
+
+impl Services {
+    /// The `sub` of `person` as `client` sees it (OIDC Core §8).
+    pub fn subject_for(&self, client: &Client, person: &PersonId) -> String {
+        match client.subject_type {
+            SubjectType::Public => person.0.clone(),
+            SubjectType::Pairwise => {
+                crate::crypto::opaque::pairwise_subject(&self.pairwise_salt, &client.sector_identifier, &person.0)
+            }
+        }
+    }
+}
+
+/// An authenticated browser session, stored ephemerally under the digest of its cookie.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrowserSession {
+    /// Session id, published as `sid` in ID tokens.
+    pub sid: String,
+    /// Who signed in.
+    pub person_id: String,
+    /// When.
+    pub auth_time: i64,
+    /// What the authentication achieved.
+    pub acr: String,
+    /// How (RFC 8176 values).
+    pub amr: Vec<String>,
+}
+
+/// A port failure, logged with its cause and reported as `server_error` /
+/// `temporarily_unavailable` without detail.
+pub(crate) fn store_failed(e: StoreError) -> OAuthError {
+    tracing::error!(error = %e, "durable store failed");
+    OAuthError::new(ErrorCode::TemporarilyUnavailable, "the service is temporarily unavailable")
+}
+
+/// See [`store_failed`].
+pub(crate) fn ephemeral_failed(e: EphemeralError) -> OAuthError {
+    tracing::error!(error = %e, "ephemeral store failed");
+    OAuthError::new(ErrorCode::TemporarilyUnavailable, "the service is temporarily unavailable")
+}
+
+/// Serializes a record for the ephemeral store.
+pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, OAuthError> {
+    serde_json::to_vec(v).map_err(|e| {
+        tracing::error!(error = %e, "record serialization failed");
+        OAuthError::server_error()
+    })
+}
+
+/// Deserializes a record from the ephemeral store; a record that does not parse (for
+/// example one written by an incompatible version) is treated as absent.
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Option<T> {
+    serde_json::from_slice(bytes).ok()
+}

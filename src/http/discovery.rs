@@ -1,0 +1,75 @@
+//! Discovery, JWKS (pre-serialized bytes with ETags), health, static assets.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+
+fn cached_json(headers: &HeaderMap, body: &[u8], etag: &str) -> Response {
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut r = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], body.to_vec()).into_response()
+    };
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    r
+}
+
+/// `GET /.well-known/openid-configuration`.
+pub(super) async fn discovery(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let (body, etag) = &*state.discovery;
+    cached_json(&headers, body, etag)
+}
+
+/// `GET /jwks`.
+pub(super) async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let keys = &state.services.keys;
+    let mut r = cached_json(&headers, keys.jwks_bytes(), keys.jwks_etag());
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
+    r
+}
+
+/// `GET /healthz`: the process answers.
+pub(super) async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: the durable store answers.
+pub(super) async fn readyz(State(state): State<AppState>) -> Response {
+    match state.services.store.ping().await {
+        Ok(()) => "ready".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: durable store");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
+        }
+    }
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+}
+
+/// `GET /static/style.css`.
+pub(super) async fn style() -> Response {
+    asset("text/css; charset=utf-8", include_str!("static/style.css"))
+}
+
+/// `GET /static/form_post.js`.
+pub(super) async fn form_post_js() -> Response {
+    asset("text/javascript; charset=utf-8", include_str!("static/form_post.js"))
+}
+
+/// Unknown paths.
+pub(super) async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "application/json")], r#"{"error":"not_found"}"#).into_response()
+}

@@ -1,0 +1,232 @@
+//! People-facing pages: askama templates (compile-time checked, HTML-escaped) with their
+//! texts in Vietnamese (default) and English. No inline script anywhere.
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::flows::interaction::{LoginError, View};
+use crate::protocol::authorize::Locale;
+
+/// The texts of every page in one language.
+#[derive(Debug)]
+pub struct Texts {
+    /// `lang` attribute.
+    pub lang: &'static str,
+    /// Product line on every page.
+    pub product: &'static str,
+    /// "Sign in".
+    pub sign_in: &'static str,
+    /// "to continue to".
+    pub sign_in_to: &'static str,
+    /// Username label.
+    pub username: &'static str,
+    /// Password label.
+    pub password: &'static str,
+    /// Cancel button.
+    pub cancel: &'static str,
+    /// "Continue as".
+    pub continue_as: &'static str,
+    /// "or sign in with another account".
+    pub or_other_account: &'static str,
+    /// Wrong username or password.
+    pub invalid_credentials: &'static str,
+    /// Too many attempts.
+    pub too_many_attempts: &'static str,
+    /// Consent title.
+    pub consent_title: &'static str,
+    /// "asks for".
+    pub consent_asks: &'static str,
+    /// Allow button.
+    pub allow: &'static str,
+    /// Deny button.
+    pub deny: &'static str,
+    /// Error page title.
+    pub error_title: &'static str,
+    /// "Technical detail".
+    pub error_detail: &'static str,
+    /// What to do after an error.
+    pub error_advice: &'static str,
+    /// An expired or foreign interaction.
+    pub interaction_expired: &'static str,
+    /// A forged or stale form.
+    pub csrf: &'static str,
+    /// Service unavailable.
+    pub temporarily_unavailable: &'static str,
+    /// The request could not be accepted.
+    pub bad_request: &'static str,
+    /// Form post title.
+    pub redirecting: &'static str,
+    /// Form post button.
+    pub continue_btn: &'static str,
+}
+
+const VI: Texts = Texts {
+    lang: "vi",
+    product: "Tài khoản định danh điện tử",
+    sign_in: "Đăng nhập",
+    sign_in_to: "để tiếp tục vào",
+    username: "Tên đăng nhập",
+    password: "Mật khẩu",
+    cancel: "Hủy",
+    continue_as: "Tiếp tục với tài khoản",
+    or_other_account: "hoặc đăng nhập bằng tài khoản khác",
+    invalid_credentials: "Tên đăng nhập hoặc mật khẩu không đúng.",
+    too_many_attempts: "Bạn đã thử quá nhiều lần. Vui lòng thử lại sau ít phút.",
+    consent_title: "Cho phép truy cập",
+    consent_asks: "đề nghị được nhận các thông tin sau của bạn",
+    allow: "Cho phép",
+    deny: "Từ chối",
+    error_title: "Không thể tiếp tục",
+    error_detail: "Chi tiết kỹ thuật",
+    error_advice: "Hãy quay lại ứng dụng và thử lại. Nếu lỗi còn tiếp diễn, vui lòng liên hệ bộ phận hỗ trợ.",
+    interaction_expired: "Phiên đăng nhập này đã hết hạn hoặc không thuộc trình duyệt này.",
+    csrf: "Biểu mẫu đã hết hạn hoặc không hợp lệ.",
+    temporarily_unavailable: "Hệ thống đang tạm thời gián đoạn.",
+    bad_request: "Yêu cầu đăng nhập từ ứng dụng không hợp lệ.",
+    redirecting: "Đang chuyển về ứng dụng",
+    continue_btn: "Tiếp tục",
+};
+
+const EN: Texts = Texts {
+    lang: "en",
+    product: "Electronic identity account",
+    sign_in: "Sign in",
+    sign_in_to: "to continue to",
+    username: "Username",
+    password: "Password",
+    cancel: "Cancel",
+    continue_as: "Continue as",
+    or_other_account: "or sign in with another account",
+    invalid_credentials: "The username or password is incorrect.",
+    too_many_attempts: "Too many attempts. Please try again in a few minutes.",
+    consent_title: "Allow access",
+    consent_asks: "asks to receive the following about you",
+    allow: "Allow",
+    deny: "Deny",
+    error_title: "Cannot continue",
+    error_detail: "Technical detail",
+    error_advice: "Go back to the application and try again. If the problem persists, contact support.",
+    interaction_expired: "This sign-in has expired or belongs to another browser.",
+    csrf: "The form has expired or is not valid.",
+    temporarily_unavailable: "The service is temporarily unavailable.",
+    bad_request: "The application's sign-in request is not valid.",
+    redirecting: "Returning to the application",
+    continue_btn: "Continue",
+};
+
+/// The texts for a locale.
+pub fn texts(locale: Locale) -> &'static Texts {
+    match locale {
+        Locale::Vi => &VI,
+        Locale::En => &EN,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    t: &'a Texts,
+    action: String,
+    csrf: &'a str,
+    login_hint: &'a str,
+    continue_as: Option<&'a str>,
+    error: Option<&'a str>,
+    client_name: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    t: &'a Texts,
+    action: String,
+    csrf: &'a str,
+    client_name: &'a str,
+    person_name: &'a str,
+    scopes: Vec<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    t: &'a Texts,
+    message: &'a str,
+    detail: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "form_post.html")]
+struct FormPostPage<'a> {
+    t: &'a Texts,
+    action: &'a str,
+    fields: &'a [(String, String)],
+}
+
+/// An HTML response that must never be cached.
+fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+    match body {
+        Ok(body) => {
+            let mut r = (status, body).into_response();
+            let h = r.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST)
+}
+
+/// Renders an interaction page.
+pub fn interaction(id: &str, view: &View, code: u16, locale: Locale) -> Response {
+    let t = texts(locale);
+    let body = match view {
+        View::Login { csrf, login_hint, continue_as, error, client_name } => LoginPage {
+            t,
+            action: format!("/interaction/{id}/login"),
+            csrf,
+            login_hint: login_hint.as_deref().unwrap_or(""),
+            continue_as: continue_as.as_deref(),
+            error: error.map(|e| match e {
+                LoginError::InvalidCredentials => t.invalid_credentials,
+                LoginError::TooManyAttempts => t.too_many_attempts,
+            }),
+            client_name,
+        }
+        .render(),
+        View::Consent { csrf, client_name, scopes, person_name } => ConsentPage {
+            t,
+            action: format!("/interaction/{id}/consent"),
+            csrf,
+            client_name,
+            person_name,
+            scopes: scopes.iter().map(String::as_str).collect(),
+        }
+        .render(),
+    };
+    html(status(code), body)
+}
+
+/// Renders an error page. `message` is a known key (localised) or a protocol
+/// description (shown as the technical detail).
+pub fn error(code: u16, message: &str, locale: Locale) -> Response {
+    let t = texts(locale);
+    let (text, detail) = match message {
+        "interaction_expired" => (t.interaction_expired, ""),
+        "csrf" => (t.csrf, ""),
+        "temporarily_unavailable" => (t.temporarily_unavailable, ""),
+        other => (t.bad_request, other),
+    };
+    html(status(code), ErrorPage { t, message: text, detail }.render())
+}
+
+/// Renders a form_post response page.
+pub fn form_post(action: &str, fields: &[(String, String)], locale: Locale) -> Response {
+    html(StatusCode::OK, FormPostPage { t: texts(locale), action, fields }.render())
+}

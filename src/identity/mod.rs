@@ -1,0 +1,8 @@
+//! The identity domain: people and their Vietnamese identifiers. Pure: no IO, no async,
+//! no HTTP or SQL types.
+
+pub mod person;
+pub mod personal_number;
+
+pub use person::{Person, PersonId, PersonStatus};
+pub use personal_number::{PersonalNumber, PersonalNumberError};

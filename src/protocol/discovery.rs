@@ -1,0 +1,75 @@
+//! The provider metadata (OIDC Discovery 1.0 §3, RFC 8414 §2), built once from the issuer.
+//! Only what is implemented is advertised.
+
+use serde_json::{Value, json};
+
+use super::{acr, claims, scope};
+
+/// Endpoint paths, relative to the issuer.
+pub mod paths {
+    /// Discovery document.
+    pub const DISCOVERY: &str = "/.well-known/openid-configuration";
+    /// Authorization endpoint.
+    pub const AUTHORIZE: &str = "/authorize";
+    /// Token endpoint.
+    pub const TOKEN: &str = "/token";
+    /// Userinfo endpoint.
+    pub const USERINFO: &str = "/userinfo";
+    /// JWK Set.
+    pub const JWKS: &str = "/jwks";
+}
+
+/// The discovery document for `issuer`.
+pub fn provider_metadata(issuer: &str) -> Value {
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}{}", paths::AUTHORIZE),
+        "token_endpoint": format!("{issuer}{}", paths::TOKEN),
+        "userinfo_endpoint": format!("{issuer}{}", paths::USERINFO),
+        "jwks_uri": format!("{issuer}{}", paths::JWKS),
+        "scopes_supported": scope::KNOWN_SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["pairwise", "public"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": claims::SUPPORTED,
+        "claim_types_supported": ["normal"],
+        "claims_parameter_supported": true,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "require_request_uri_registration": false,
+        "acr_values_supported": acr::SUPPORTED,
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "display_values_supported": ["page", "popup", "touch"],
+        "ui_locales_supported": ["vi", "en"],
+        "claims_locales_supported": ["vi", "en"],
+        "authorization_response_iss_parameter_supported": true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn required_fields_are_there() {
+        let m = provider_metadata("https://id.tinh.gov.vn");
+        for f in [
+            "issuer",
+            "authorization_endpoint",
+            "token_endpoint",
+            "jwks_uri",
+            "response_types_supported",
+            "subject_types_supported",
+            "id_token_signing_alg_values_supported",
+            "userinfo_endpoint",
+        ] {
+            assert!(m.get(f).is_some(), "{f}");
+        }
+        assert_eq!(m["token_endpoint"], "https://id.tinh.gov.vn/token");
+        assert!(m["id_token_signing_alg_values_supported"].as_array().unwrap().contains(&json!("RS256")));
+    }
+}

@@ -1,0 +1,68 @@
+//! Discovery and JWKS.
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn discovery_document_is_complete_and_cached() {
+    let app = TestApp::spawn().await;
+    let r = app.api().get(app.url("/.well-known/openid-configuration")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    let d: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(d["issuer"], app.issuer);
+    for (field, expected) in [
+        ("authorization_endpoint", format!("{}/authorize", app.issuer)),
+        ("token_endpoint", format!("{}/token", app.issuer)),
+        ("userinfo_endpoint", format!("{}/userinfo", app.issuer)),
+        ("jwks_uri", format!("{}/jwks", app.issuer)),
+    ] {
+        assert_eq!(d[field], expected.as_str(), "{field}");
+    }
+    assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(d["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(d["request_uri_parameter_supported"], false);
+    for alg in ["ES256", "RS256"] {
+        assert!(d["id_token_signing_alg_values_supported"].as_array().unwrap().iter().any(|a| a == alg));
+    }
+    assert!(d["acr_values_supported"].as_array().unwrap().iter().any(|a| a == "urn:vn:local:basic"));
+    let r = app
+        .api()
+        .get(app.url("/.well-known/openid-configuration"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+}
+
+#[tokio::test]
+async fn jwks_publishes_public_es256_and_rs256_keys() {
+    let app = TestApp::spawn().await;
+    let r = app.api().get(app.url("/jwks")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().contains("json"));
+    let jwks: serde_json::Value = r.json().await.unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    let algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    assert!(algs.contains(&"ES256") && algs.contains(&"RS256"));
+    for k in keys {
+        assert!(k["kid"].as_str().is_some());
+        assert_eq!(k["use"], "sig");
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(k.get(private).is_none(), "private member {private} published");
+        }
+    }
+}
+
+#[tokio::test]
+async fn health_and_security_headers() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.api().get(app.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(app.api().get(app.url("/readyz")).send().await.unwrap().status(), 200);
+    let r = app.api().get(app.url("/authorize")).send().await.unwrap();
+    for h in ["content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy"] {
+        assert!(r.headers().get(h).is_some(), "{h}");
+    }
+    assert_eq!(app.api().get(app.url("/nothing-here")).send().await.unwrap().status(), 404);
+}

@@ -1,0 +1,13 @@
+//! The one integration-test binary: the real app booted in-process on port 0 with a
+//! fresh database per test, driven over HTTP.
+
+// Test code may panic: a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod code_flow;
+mod discovery;
+mod errors;
+mod helpers;
+mod rp_interop;
+mod tidy;
+mod userinfo;
