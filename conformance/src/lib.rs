@@ -62,10 +62,7 @@ impl fmt::Debug for Options {
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
             .field("client_post_id", &self.client_post_id)
-            .field(
-                "client_post_secret",
-                &self.client_post_secret.as_ref().map(|_| "<redacted>"),
-            )
+            .field("client_post_secret", &self.client_post_secret.as_ref().map(|_| "<redacted>"))
             .field("redirect_uri", &self.redirect_uri)
             .field("username", &self.username)
             .field("password", &"<redacted>")
@@ -139,12 +136,7 @@ impl Report {
 
     /// Exactly `"N passed, N failed, N skipped"`.
     pub fn summary_line(&self) -> String {
-        format!(
-            "{} passed, {} failed, {} skipped",
-            self.passed(),
-            self.failed(),
-            self.skipped()
-        )
+        format!("{} passed, {} failed, {} skipped", self.passed(), self.failed(), self.skipped())
     }
 }
 
@@ -161,11 +153,7 @@ pub async fn run(opts: &Options) -> Report {
 /// Runs the checks named in `only` (all of them when `only` is empty; names
 /// that match no check are ignored, see [`check_names`]), calling
 /// `on_result` as each one finishes.
-pub async fn run_with(
-    opts: &Options,
-    only: &[String],
-    mut on_result: impl FnMut(&CheckResult),
-) -> Report {
+pub async fn run_with(opts: &Options, only: &[String], mut on_result: impl FnMut(&CheckResult)) -> Report {
     let ctx = Ctx::new(opts).await;
     let mut report = Report::default();
     for &name in checks::ALL {
@@ -197,22 +185,10 @@ mod tests {
     fn summary_and_lines() {
         let report = Report {
             results: vec![
-                CheckResult {
-                    name: "a",
-                    outcome: Outcome::Passed,
-                },
-                CheckResult {
-                    name: "b",
-                    outcome: Outcome::Failed("bad\nthing".into()),
-                },
-                CheckResult {
-                    name: "c",
-                    outcome: Outcome::Skipped("n/a".into()),
-                },
-                CheckResult {
-                    name: "d",
-                    outcome: Outcome::Passed,
-                },
+                CheckResult { name: "a", outcome: Outcome::Passed },
+                CheckResult { name: "b", outcome: Outcome::Failed("bad\nthing".into()) },
+                CheckResult { name: "c", outcome: Outcome::Skipped("n/a".into()) },
+                CheckResult { name: "d", outcome: Outcome::Passed },
             ],
         };
         assert_eq!(report.summary_line(), "2 passed, 1 failed, 1 skipped");

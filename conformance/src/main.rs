@@ -57,19 +57,11 @@ async fn main() -> ExitCode {
     if cli.list {
         return print_list();
     }
-    let unknown: Vec<&String> = cli
-        .only
-        .iter()
-        .filter(|n| !conformance::check_names().contains(&n.as_str()))
-        .collect();
+    let unknown: Vec<&String> = cli.only.iter().filter(|n| !conformance::check_names().contains(&n.as_str())).collect();
     if !unknown.is_empty() {
         eprintln!(
             "unknown check name(s): {}; known checks:\n  {}",
-            unknown
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
             conformance::check_names().join("\n  ")
         );
         return ExitCode::from(2);
@@ -87,11 +79,7 @@ async fn main() -> ExitCode {
     };
     let report = conformance::run_with(&opts, &cli.only, |result| println!("{result}")).await;
     println!("{}", report.summary_line());
-    if report.failed() > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    if report.failed() > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 fn print_list() -> ExitCode {

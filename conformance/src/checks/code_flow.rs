@@ -7,14 +7,13 @@ use std::time::Duration;
 
 use openidconnect::core::{CoreAuthDisplay, CoreAuthPrompt, CoreErrorResponseType};
 use openidconnect::{
-    AuthenticationContextClass, LanguageTag, LoginHint, OAuth2TokenResponse, RequestTokenError,
-    Scope, TokenResponse,
+    AuthenticationContextClass, LanguageTag, LoginHint, OAuth2TokenResponse, RequestTokenError, Scope, TokenResponse,
 };
 
 use crate::browser::Landing;
 use crate::rp::{
-    Check, Ctx, NonceRule, Recorder, Which, check_token_http, describe_token_error, ensure,
-    error_chain, fail, has_media_type, skip,
+    Check, Ctx, NonceRule, Recorder, Which, check_token_http, describe_token_error, ensure, error_chain, fail,
+    has_media_type, skip,
 };
 
 /// `oidcc-server`: a plain code flow with `client_secret_basic`, the token
@@ -62,8 +61,7 @@ async fn server_with(ctx: &Ctx<'_>, which: Which, response_mode: Option<&str>) -
         );
     }
     check_token_http(&flow.tokens)?;
-    ctx.userinfo_get(&client, flow.tokens.response.access_token(), flow.id.sub())
-        .await?;
+    ctx.userinfo_get(&client, flow.tokens.response.access_token(), flow.id.sub()).await?;
     Ok(())
 }
 
@@ -86,11 +84,7 @@ pub(crate) async fn idtoken_signature(ctx: &Ctx<'_>) -> Check {
         flow.id.alg().unwrap_or("no alg")
     );
     ensure!(
-        flow.id
-            .header
-            .get("kid")
-            .and_then(|k| k.as_str())
-            .is_some_and(|k| !k.is_empty()),
+        flow.id.header.get("kid").and_then(|k| k.as_str()).is_some_and(|k| !k.is_empty()),
         "the ID token header has no kid"
     );
     Ok(())
@@ -130,10 +124,7 @@ pub(crate) async fn other_scope_order(ctx: &Ctx<'_>) -> Check {
     let op = ctx.op()?;
     let other = match op.strings("scopes_supported") {
         None => "email".to_string(),
-        Some(list) => match ["email", "profile", "address", "phone"]
-            .iter()
-            .find(|s| list.iter().any(|l| l == *s))
-        {
+        Some(list) => match ["email", "profile", "address", "phone"].iter().find(|s| list.iter().any(|l| l == *s)) {
             Some(s) => (*s).to_string(),
             None => return skip("scopes_supported lists none of email, profile, address, phone"),
         },
@@ -224,8 +215,7 @@ pub(crate) async fn valid_pkce(ctx: &Ctx<'_>) -> Check {
     let browser = ctx.browser()?;
     let prep = ctx.prepare(&client, |r| r);
     ensure!(
-        prep.param("code_challenge_method").as_deref() == Some("S256")
-            && prep.param("code_challenge").is_some(),
+        prep.param("code_challenge_method").as_deref() == Some("S256") && prep.param("code_challenge").is_some(),
         "internal: the request lacks an S256 code_challenge"
     );
     ctx.code_flow(&browser, &client, prep).await?;
@@ -245,10 +235,7 @@ pub(crate) async fn code_reuse(ctx: &Ctx<'_>, wait: bool) -> Check {
     let visit = ctx.authorize(&browser, &prep).await?;
     let (_, code) = ctx.expect_code(&visit, prep.state.as_deref())?;
     let tokens = ctx.redeem(&client, &code, &prep.verifier).await?;
-    let nonce = prep
-        .nonce
-        .as_ref()
-        .map_or(NonceRule::Absent, NonceRule::Equals);
+    let nonce = prep.nonce.as_ref().map_or(NonceRule::Absent, NonceRule::Equals);
     ctx.check_token_response(&client, &tokens, nonce, false)?;
     if wait {
         tokio::time::sleep(Duration::from_secs(30)).await;
@@ -272,10 +259,7 @@ pub(crate) async fn code_reuse(ctx: &Ctx<'_>, wait: bool) -> Check {
                     r.error().as_ref()
                 ),
                 other => {
-                    return fail(format!(
-                        "unexpected token error: {}",
-                        describe_token_error(other)
-                    ));
+                    return fail(format!("unexpected token error: {}", describe_token_error(other)));
                 }
             }
             Ok(())
@@ -297,8 +281,7 @@ pub(crate) async fn refresh_token(ctx: &Ctx<'_>) -> Check {
     let prep = ctx.prepare(&client, |r| {
         if offline {
             // OIDC Core 11: offline_access requires prompt=consent.
-            r.add_scope(Scope::new("offline_access".into()))
-                .add_prompt(CoreAuthPrompt::Consent)
+            r.add_scope(Scope::new("offline_access".into())).add_prompt(CoreAuthPrompt::Consent)
         } else {
             r
         }
@@ -308,8 +291,7 @@ pub(crate) async fn refresh_token(ctx: &Ctx<'_>) -> Check {
         return skip("no refresh token was issued");
     };
     ensure!(
-        !refresh.secret().is_empty()
-            && refresh.secret().bytes().all(|b| (0x20..=0x7e).contains(&b)),
+        !refresh.secret().is_empty() && refresh.secret().bytes().all(|b| (0x20..=0x7e).contains(&b)),
         "the refresh token has characters outside %x20-7E (RFC 6749 A.17)"
     );
 
@@ -329,10 +311,7 @@ pub(crate) async fn refresh_token(ctx: &Ctx<'_>) -> Check {
                 r.error().as_ref()
             ),
             Err(e) => {
-                return fail(format!(
-                    "unexpected error using another client's refresh token: {}",
-                    error_chain(&e)
-                ));
+                return fail(format!("unexpected error using another client's refresh token: {}", error_chain(&e)));
             }
         }
     }
@@ -344,38 +323,22 @@ pub(crate) async fn refresh_token(ctx: &Ctx<'_>) -> Check {
         .request_async(&recorder)
         .await
         .map_err(|e| format!("the refresh request failed: {}", describe_token_error(&e)))?;
-    ensure!(
-        !refreshed.access_token().secret().is_empty(),
-        "the refresh response has an empty access_token"
-    );
+    ensure!(!refreshed.access_token().secret().is_empty(), "the refresh response has an empty access_token");
     if let Some(id_token) = refreshed.id_token() {
-        let second = ctx.validate_id_token(
-            &client,
-            id_token,
-            Some(refreshed.access_token()),
-            NonceRule::Any,
-            false,
-        )?;
+        let second = ctx.validate_id_token(&client, id_token, Some(refreshed.access_token()), NonceRule::Any, false)?;
         ensure!(
             second.claims.issuer() == flow.id.claims.issuer(),
             "the refreshed ID token has another iss (OIDC Core 12.2)"
         );
-        ensure!(
-            second.sub() == flow.id.sub(),
-            "the refreshed ID token has another sub (OIDC Core 12.2)"
-        );
+        ensure!(second.sub() == flow.id.sub(), "the refreshed ID token has another sub (OIDC Core 12.2)");
         ensure!(
             second.claims.audiences() == flow.id.claims.audiences(),
             "the refreshed ID token has another aud (OIDC Core 12.2)"
         );
         if let (Some(a), Some(b)) = (flow.id.auth_time(), second.auth_time()) {
-            ensure!(
-                a == b,
-                "the refreshed ID token's auth_time {b} differs from the original {a} (OIDC Core 12.2)"
-            );
+            ensure!(a == b, "the refreshed ID token's auth_time {b} differs from the original {a} (OIDC Core 12.2)");
         }
     }
-    ctx.userinfo_get(&client, refreshed.access_token(), flow.id.sub())
-        .await?;
+    ctx.userinfo_get(&client, refreshed.access_token(), flow.id.sub()).await?;
     Ok(())
 }

@@ -12,16 +12,8 @@ use crate::rp::{Check, Ctx, error_chain, fail, has_media_type};
 /// Runs the discovery checks.
 pub(crate) async fn endpoint_verification(ctx: &Ctx<'_>) -> Check {
     let issuer = ctx.opts.issuer.clone();
-    let url = format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    );
-    let response = ctx
-        .http
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
+    let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+    let response = ctx.http.get(&url).send().await.map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
     let mut problems = Vec::new();
     if response.status() != StatusCode::OK {
         return fail(format!("GET {url} answered HTTP {}", response.status()));
@@ -29,10 +21,7 @@ pub(crate) async fn endpoint_verification(ctx: &Ctx<'_>) -> Check {
     if !has_media_type(response.headers(), "application/json") {
         problems.push("the discovery document is not served as application/json".to_string());
     }
-    let doc: Value = response
-        .json()
-        .await
-        .map_err(|e| format!("the discovery document is not JSON: {e}"))?;
+    let doc: Value = response.json().await.map_err(|e| format!("the discovery document is not JSON: {e}"))?;
     if !doc.is_object() {
         return fail("the discovery document is not a JSON object");
     }
@@ -57,25 +46,17 @@ pub(crate) async fn endpoint_verification(ctx: &Ctx<'_>) -> Check {
         }
     }
 
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        fail(problems.join("; "))
-    }
+    if problems.is_empty() { Ok(()) } else { fail(problems.join("; ")) }
 }
 
 fn strings<'a>(doc: &'a Value, name: &str) -> Option<Vec<&'a str>> {
-    doc.get(name)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
+    doc.get(name).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect())
 }
 
 /// `http://localhost`, `http://127.x.x.x` or `http://[::1]`.
 fn is_loopback_http(url: &str) -> bool {
     Url::parse(url).is_ok_and(|u| {
-        u.scheme() == "http"
-            && u.host_str()
-                .is_some_and(|h| h == "localhost" || h == "[::1]" || h.starts_with("127."))
+        u.scheme() == "http" && u.host_str().is_some_and(|h| h == "localhost" || h == "[::1]" || h.starts_with("127."))
     })
 }
 
@@ -88,9 +69,7 @@ fn check_metadata(doc: &Value, issuer: &str, loopback_http: bool, problems: &mut
         None => problem("issuer is missing".into()),
         Some(iss) => {
             if iss != issuer {
-                problem(format!(
-                    "issuer {iss:?} differs from the configured issuer {issuer:?}"
-                ));
+                problem(format!("issuer {iss:?} differs from the configured issuer {issuer:?}"));
             }
             match Url::parse(iss) {
                 Err(e) => problem(format!("issuer is not a URL: {e}")),
@@ -125,8 +104,7 @@ fn check_metadata(doc: &Value, issuer: &str, loopback_http: bool, problems: &mut
     // issuer under test, and then only towards loopback hosts).
     if let Some(map) = doc.as_object() {
         for (name, value) in map {
-            let is_url_member =
-                name.ends_with("_endpoint") || name.ends_with("_uri") || name == "issuer";
+            let is_url_member = name.ends_with("_endpoint") || name.ends_with("_uri") || name == "issuer";
             let Some(s) = value.as_str() else { continue };
             if !is_url_member {
                 continue;
@@ -164,9 +142,7 @@ fn check_metadata(doc: &Value, issuer: &str, loopback_http: bool, problems: &mut
         None => problem("id_token_signing_alg_values_supported is missing".into()),
         Some(algs) => {
             if !algs.contains(&"RS256") {
-                problem(format!(
-                    "id_token_signing_alg_values_supported {algs:?} lacks RS256"
-                ));
+                problem(format!("id_token_signing_alg_values_supported {algs:?} lacks RS256"));
             }
         }
     }
@@ -210,9 +186,7 @@ fn check_metadata(doc: &Value, issuer: &str, loopback_http: bool, problems: &mut
     if let Some(grants) = strings(doc, "grant_types_supported")
         && !grants.contains(&"authorization_code")
     {
-        problem(format!(
-            "grant_types_supported {grants:?} lacks authorization_code"
-        ));
+        problem(format!("grant_types_supported {grants:?} lacks authorization_code"));
     }
     if let Some(scopes) = strings(doc, "scopes_supported") {
         if !scopes.contains(&"openid") {
@@ -221,8 +195,7 @@ fn check_metadata(doc: &Value, issuer: &str, loopback_http: bool, problems: &mut
         for s in scopes {
             // RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
             let ok = !s.is_empty()
-                && s.bytes()
-                    .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
+                && s.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b));
             if !ok {
                 problem(format!("scopes_supported has an invalid scope token {s:?}"));
             }
@@ -231,9 +204,9 @@ fn check_metadata(doc: &Value, issuer: &str, loopback_http: bool, problems: &mut
     for name in ["ui_locales_supported", "claims_locales_supported"] {
         for tag in strings(doc, name).unwrap_or_default() {
             let ok = !tag.is_empty()
-                && tag.split('-').all(|p| {
-                    !p.is_empty() && p.len() <= 8 && p.bytes().all(|b| b.is_ascii_alphanumeric())
-                });
+                && tag
+                    .split('-')
+                    .all(|p| !p.is_empty() && p.len() <= 8 && p.bytes().all(|b| b.is_ascii_alphanumeric()));
             if !ok {
                 problem(format!("{name} has an invalid language tag {tag:?}"));
             }
@@ -242,9 +215,7 @@ fn check_metadata(doc: &Value, issuer: &str, loopback_http: bool, problems: &mut
     if let Some(methods) = strings(doc, "code_challenge_methods_supported")
         && !methods.contains(&"S256")
     {
-        problem(format!(
-            "code_challenge_methods_supported {methods:?} lacks S256"
-        ));
+        problem(format!("code_challenge_methods_supported {methods:?} lacks S256"));
     }
 }
 
@@ -265,10 +236,8 @@ fn check_jwks(jwks: &Value, problems: &mut Vec<String>) {
     let mut rs256_signing = false;
     for (i, key) in keys.iter().enumerate() {
         let kty = key.get("kty").and_then(Value::as_str);
-        let label = key
-            .get("kid")
-            .and_then(Value::as_str)
-            .map_or_else(|| format!("key #{i}"), |k| format!("key {k:?}"));
+        let label =
+            key.get("kid").and_then(Value::as_str).map_or_else(|| format!("key #{i}"), |k| format!("key {k:?}"));
         match kty {
             None => problems.push(format!("{label} has no kty")),
             Some("oct") => problems.push(format!("{label} is a symmetric key")),
@@ -278,14 +247,8 @@ fn check_jwks(jwks: &Value, problems: &mut Vec<String>) {
                         problems.push(format!("{label} (RSA) lacks {m}"));
                     }
                 }
-                let alg_ok = key
-                    .get("alg")
-                    .and_then(Value::as_str)
-                    .is_none_or(|a| a == "RS256");
-                let use_ok = key
-                    .get("use")
-                    .and_then(Value::as_str)
-                    .is_none_or(|u| u == "sig");
+                let alg_ok = key.get("alg").and_then(Value::as_str).is_none_or(|a| a == "RS256");
+                let use_ok = key.get("use").and_then(Value::as_str).is_none_or(|u| u == "sig");
                 if alg_ok && use_ok {
                     rs256_signing = true;
                 }
@@ -355,10 +318,7 @@ mod tests {
 
     #[test]
     fn good_metadata_passes() {
-        assert_eq!(
-            problems_for(&good(), "http://127.0.0.1:8080"),
-            Vec::<String>::new()
-        );
+        assert_eq!(problems_for(&good(), "http://127.0.0.1:8080"), Vec::<String>::new());
     }
 
     #[test]
@@ -378,10 +338,7 @@ mod tests {
         let mut doc = good();
         doc["issuer"] = json!("https://op.example");
         let p = problems_for(&doc, "https://op.example");
-        assert!(
-            p.iter().any(|m| m.contains("authorization_endpoint")),
-            "{p:?}"
-        );
+        assert!(p.iter().any(|m| m.contains("authorization_endpoint")), "{p:?}");
     }
 
     #[test]

@@ -87,17 +87,12 @@ pub(crate) fn run_one<'a>(name: &str, ctx: &'a Ctx<'a>) -> CheckFuture<'a> {
         "oidcc-userinfo-post-header" => Box::pin(userinfo::post(ctx, false)),
         "oidcc-userinfo-post-body" => Box::pin(userinfo::post(ctx, true)),
         "oidcc-userinfo-rs256" => Box::pin(userinfo::signed_rs256(ctx)),
-        "oidcc-ensure-request-without-nonce-succeeds-for-code-flow" => {
-            Box::pin(code_flow::without_nonce(ctx))
-        }
+        "oidcc-ensure-request-without-nonce-succeeds-for-code-flow" => Box::pin(code_flow::without_nonce(ctx)),
         "oidcc-scope-profile" => Box::pin(userinfo::scopes(ctx, &["profile"])),
         "oidcc-scope-email" => Box::pin(userinfo::scopes(ctx, &["email"])),
         "oidcc-scope-address" => Box::pin(userinfo::scopes(ctx, &["address"])),
         "oidcc-scope-phone" => Box::pin(userinfo::scopes(ctx, &["phone"])),
-        "oidcc-scope-all" => Box::pin(userinfo::scopes(
-            ctx,
-            &["profile", "email", "address", "phone"],
-        )),
+        "oidcc-scope-all" => Box::pin(userinfo::scopes(ctx, &["profile", "email", "address", "phone"])),
         "oidcc-ensure-other-scope-order-succeeds" => Box::pin(code_flow::other_scope_order(ctx)),
         "oidcc-display-page" => Box::pin(code_flow::display(ctx, "page")),
         "oidcc-display-popup" => Box::pin(code_flow::display(ctx, "popup")),
@@ -106,9 +101,7 @@ pub(crate) fn run_one<'a>(name: &str, ctx: &'a Ctx<'a>) -> CheckFuture<'a> {
         "oidcc-prompt-none-logged-in" => Box::pin(prompt::prompt_none_logged_in(ctx)),
         "oidcc-max-age-1" => Box::pin(prompt::max_age_1(ctx)),
         "oidcc-max-age-10000" => Box::pin(prompt::max_age_10000(ctx)),
-        "oidcc-ensure-request-with-unknown-parameter-succeeds" => {
-            Box::pin(code_flow::unknown_parameter(ctx))
-        }
+        "oidcc-ensure-request-with-unknown-parameter-succeeds" => Box::pin(code_flow::unknown_parameter(ctx)),
         "oidcc-id-token-hint" => Box::pin(prompt::id_token_hint(ctx)),
         "oidcc-login-hint" => Box::pin(code_flow::login_hint(ctx)),
         "oidcc-ui-locales" => Box::pin(code_flow::ui_locales(ctx)),

@@ -11,12 +11,8 @@ use crate::rp::{Check, Ctx, Flow, Which, ensure, random};
 
 /// Errors that mean "the OP needs to show the user something"
 /// (OIDC Core 3.1.2.6), as accepted by the plan.
-const INTERACTION_ERRORS: [&str; 4] = [
-    "login_required",
-    "interaction_required",
-    "account_selection_required",
-    "consent_required",
-];
+const INTERACTION_ERRORS: [&str; 4] =
+    ["login_required", "interaction_required", "account_selection_required", "consent_required"];
 
 /// `oidcc-prompt-none-not-logged-in`: with no session, `prompt=none` comes
 /// straight back to the redirect URI with an interaction error, the (long)
@@ -84,20 +80,11 @@ pub(crate) async fn prompt_login(ctx: &Ctx<'_>) -> Check {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let prep = ctx.prepare(&client, |r| r.add_prompt(CoreAuthPrompt::Login));
     let visit = ctx.authorize(&browser, &prep).await?;
-    ensure!(
-        visit.logins > 0,
-        "prompt=login but the OP did not ask the user to log in again"
-    );
+    ensure!(visit.logins > 0, "prompt=login but the OP did not ask the user to log in again");
     let second = ctx.finish_flow(&client, prep, visit).await?;
-    ensure!(
-        second.id.sub() == first.id.sub(),
-        "the second login returned another sub"
-    );
+    ensure!(second.id.sub() == first.id.sub(), "the second login returned another sub");
     if let (Some(a), Some(b)) = (first.id.auth_time(), second.id.auth_time()) {
-        ensure!(
-            b > a,
-            "auth_time did not move forward after the forced login ({a} then {b})"
-        );
+        ensure!(b > a, "auth_time did not move forward after the forced login ({a} then {b})");
     }
     Ok(())
 }
@@ -122,10 +109,7 @@ pub(crate) async fn max_age_1(ctx: &Ctx<'_>) -> Check {
         ensure!(b > a, "auth_time did not move forward ({a} then {b})");
     }
     let age = crate::rp::now() - b;
-    ensure!(
-        age <= 300,
-        "auth_time {b} is {age} s old just after a fresh login"
-    );
+    ensure!(age <= 300, "auth_time {b} is {age} s old just after a fresh login");
     Ok(())
 }
 
@@ -140,10 +124,7 @@ pub(crate) async fn max_age_10000(ctx: &Ctx<'_>) -> Check {
         return crate::rp::fail("max_age was requested but the ID token has no auth_time");
     };
     if let Some(a) = first.id.auth_time() {
-        ensure!(
-            a == b,
-            "auth_time changed from {a} to {b} although the session was younger than max_age"
-        );
+        ensure!(a == b, "auth_time changed from {a} to {b} although the session was younger than max_age");
     }
     Ok(())
 }
@@ -153,19 +134,13 @@ pub(crate) async fn max_age_10000(ctx: &Ctx<'_>) -> Check {
 pub(crate) async fn id_token_hint(ctx: &Ctx<'_>) -> Check {
     let client = ctx.client(Which::Basic)?;
     let (browser, first) = first_login(ctx, &client).await?;
-    let prep = ctx.prepare(&client, |r| {
-        r.add_prompt(CoreAuthPrompt::None)
-            .set_id_token_hint(&first.id.token)
-    });
+    let prep = ctx.prepare(&client, |r| r.add_prompt(CoreAuthPrompt::None).set_id_token_hint(&first.id.token));
     let visit = ctx.authorize(&browser, &prep).await?;
     ensure!(
         visit.logins == 0 && visit.consents == 0,
         "prompt=none with a matching id_token_hint but the OP showed a page"
     );
     let second = ctx.finish_flow(&client, prep, visit).await?;
-    ensure!(
-        second.id.sub() == first.id.sub(),
-        "the hinted authorization returned another sub"
-    );
+    ensure!(second.id.sub() == first.id.sub(), "the hinted authorization returned another sub");
     Ok(())
 }

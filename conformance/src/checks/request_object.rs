@@ -43,28 +43,15 @@ fn to_request_object(ctx: &Ctx<'_>, prep: Prepared) -> Result<ObjectRequest, cra
         claims.insert(k.clone(), Value::String(v.clone()));
     }
     claims.insert("iss".into(), Value::String(ctx.opts.client_id.clone()));
-    claims.insert(
-        "aud".into(),
-        Value::String(op.meta.issuer().as_str().to_string()),
-    );
+    claims.insert("aud".into(), Value::String(op.meta.issuer().as_str().to_string()));
     let jwt = unsigned_jwt(&Value::Object(claims));
-    endpoint.query_pairs_mut().extend_pairs(
-        fields
-            .iter()
-            .filter(|(k, _)| DUPLICATED.contains(&k.as_str())),
-    );
-    Ok(ObjectRequest {
-        prep,
-        endpoint,
-        jwt,
-    })
+    endpoint.query_pairs_mut().extend_pairs(fields.iter().filter(|(k, _)| DUPLICATED.contains(&k.as_str())));
+    Ok(ObjectRequest { prep, endpoint, jwt })
 }
 
 /// Whether the OP's discovery offers unsigned request objects.
 fn none_offered(ctx: &Ctx<'_>) -> Result<bool, crate::rp::Stop> {
-    Ok(ctx
-        .op()?
-        .lists("request_object_signing_alg_values_supported", "none"))
+    Ok(ctx.op()?.lists("request_object_signing_alg_values_supported", "none"))
 }
 
 /// Judges the outcome of a request-object authorization.
@@ -77,9 +64,7 @@ async fn judge(
     offered: bool,
 ) -> Check {
     let callback_error = match &visit.landing {
-        Landing::Redirect { .. } | Landing::FormPost { .. } => {
-            ctx.callback(&visit)?.get("error").map(str::to_string)
-        }
+        Landing::Redirect { .. } | Landing::FormPost { .. } => ctx.callback(&visit)?.get("error").map(str::to_string),
         _ => None,
     };
     match (&visit.landing, callback_error) {
@@ -95,9 +80,7 @@ async fn judge(
                     "discovery does not offer unsigned request objects and the OP rejected one with error={error}"
                 ))
             } else {
-                fail(format!(
-                    "discovery offers unsigned request objects but the OP rejected one with error={error}"
-                ))
+                fail(format!("discovery offers unsigned request objects but the OP rejected one with error={error}"))
             }
         }
         (Landing::Redirect { .. } | Landing::FormPost { .. }, None) => {
@@ -105,15 +88,10 @@ async fn judge(
             ctx.finish_flow(client, prep, visit).await?;
             Ok(())
         }
-        (Landing::Page { status, .. }, _) if !offered && (400..500).contains(status) => {
-            skip(format!(
-                "discovery does not offer unsigned request objects and the OP showed an error page (HTTP {status})"
-            ))
-        }
-        (landing, _) => fail(format!(
-            "expected a response at the redirect_uri, got {}",
-            landing.describe()
+        (Landing::Page { status, .. }, _) if !offered && (400..500).contains(status) => skip(format!(
+            "discovery does not offer unsigned request objects and the OP showed an error page (HTTP {status})"
         )),
+        (landing, _) => fail(format!("expected a response at the redirect_uri, got {}", landing.describe())),
     }
 }
 
@@ -126,15 +104,7 @@ pub(crate) async fn unsigned_request_object(ctx: &Ctx<'_>) -> Check {
     let mut url = object.endpoint.clone();
     url.query_pairs_mut().append_pair("request", &object.jwt);
     let visit = browser.visit(Start::Get(url), ctx.creds()).await?;
-    judge(
-        ctx,
-        &client,
-        object.prep,
-        visit,
-        "request_not_supported",
-        offered,
-    )
-    .await
+    judge(ctx, &client, object.prep, visit, "request_not_supported", offered).await
 }
 
 /// `oidcc-request-uri-unsigned-supported-correctly-or-rejected-as-unsupported`.
@@ -145,36 +115,15 @@ pub(crate) async fn request_uri_unsigned(ctx: &Ctx<'_>) -> Check {
     let object = to_request_object(ctx, ctx.prepare(&client, |r| r))?;
     let served = Served::start(object.jwt.clone()).await?;
     let mut url = object.endpoint.clone();
-    url.query_pairs_mut()
-        .append_pair("request_uri", &served.url);
+    url.query_pairs_mut().append_pair("request_uri", &served.url);
     let visit = browser.visit(Start::Get(url), ctx.creds()).await?;
     let fetched = served.hits.load(Ordering::SeqCst);
-    let cb_error = ctx
-        .callback(&visit)
-        .ok()
-        .and_then(|cb| cb.get("error").map(str::to_string));
-    if cb_error.as_deref() == Some("invalid_request_uri")
-        && fetched == 0
-        && !issuer_is_loopback(ctx)
-    {
-        return skip(
-            "the OP could not fetch a request_uri served from this machine's loopback address",
-        );
+    let cb_error = ctx.callback(&visit).ok().and_then(|cb| cb.get("error").map(str::to_string));
+    if cb_error.as_deref() == Some("invalid_request_uri") && fetched == 0 && !issuer_is_loopback(ctx) {
+        return skip("the OP could not fetch a request_uri served from this machine's loopback address");
     }
-    let succeeded = cb_error.is_none()
-        && matches!(
-            visit.landing,
-            Landing::Redirect { .. } | Landing::FormPost { .. }
-        );
-    judge(
-        ctx,
-        &client,
-        object.prep,
-        visit,
-        "request_uri_not_supported",
-        offered,
-    )
-    .await?;
+    let succeeded = cb_error.is_none() && matches!(visit.landing, Landing::Redirect { .. } | Landing::FormPost { .. });
+    judge(ctx, &client, object.prep, visit, "request_uri_not_supported", offered).await?;
     if succeeded && fetched == 0 {
         return fail("the authorization succeeded but the OP never fetched the request_uri");
     }
@@ -190,26 +139,18 @@ pub(crate) async fn request_object_with_redirect_uri(ctx: &Ctx<'_>) -> Check {
     let client = ctx.client(Which::Basic)?;
     let browser = ctx.browser()?;
     let object = to_request_object(ctx, ctx.prepare(&client, |r| r))?;
-    let mut invalid =
-        Url::parse(&ctx.opts.redirect_uri).map_err(|e| format!("bad redirect_uri: {e}"))?;
+    let mut invalid = Url::parse(&ctx.opts.redirect_uri).map_err(|e| format!("bad redirect_uri: {e}"))?;
     invalid.set_path(&format!("/invalid-redirect-{}", random(6)));
     invalid.set_query(None);
     let mut url = object.endpoint.clone();
     let pairs: Vec<(String, String)> = url
         .query_pairs()
         .map(|(k, v)| {
-            let v = if k == "redirect_uri" {
-                invalid.to_string()
-            } else {
-                v.into_owned()
-            };
+            let v = if k == "redirect_uri" { invalid.to_string() } else { v.into_owned() };
             (k.into_owned(), v)
         })
         .collect();
-    url.query_pairs_mut()
-        .clear()
-        .extend_pairs(pairs)
-        .append_pair("request", &object.jwt);
+    url.query_pairs_mut().clear().extend_pairs(pairs).append_pair("request", &object.jwt);
     let visit = browser.visit(Start::Get(url), ctx.creds()).await?;
     let invalid_str = invalid.to_string();
     let went_to_invalid = match &visit.landing {
@@ -230,15 +171,7 @@ pub(crate) async fn request_object_with_redirect_uri(ctx: &Ctx<'_>) -> Check {
             "discovery offers unsigned request objects but the OP showed a page (HTTP {status}) instead of using the request object's redirect_uri"
         ));
     }
-    judge(
-        ctx,
-        &client,
-        object.prep,
-        visit,
-        "request_not_supported",
-        offered,
-    )
-    .await
+    judge(ctx, &client, object.prep, visit, "request_not_supported", offered).await
 }
 
 fn issuer_is_loopback(ctx: &Ctx<'_>) -> bool {
@@ -257,13 +190,9 @@ struct Served {
 
 impl Served {
     async fn start(body: String) -> Result<Self, String> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .map_err(|e| format!("cannot listen on loopback: {e}"))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| format!("cannot read the listener address: {e}"))?
-            .port();
+        let listener =
+            TcpListener::bind(("127.0.0.1", 0)).await.map_err(|e| format!("cannot listen on loopback: {e}"))?;
+        let port = listener.local_addr().map_err(|e| format!("cannot read the listener address: {e}"))?.port();
         let hits = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&hits);
         let task = tokio::spawn(async move {
@@ -298,11 +227,7 @@ impl Served {
                 });
             }
         });
-        Ok(Self {
-            url: format!("http://127.0.0.1:{port}/request-{}.jwt", random(12)),
-            hits,
-            task,
-        })
+        Ok(Self { url: format!("http://127.0.0.1:{port}/request-{}.jwt", random(12)), hits, task })
     }
 }
 
