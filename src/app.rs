@@ -52,6 +52,12 @@ pub fn hasher(config: &Config) -> Result<PasswordHasher, StartError> {
 pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
     let store = open_store(&config).await?;
     let keys = KeySet::load_or_generate(&config.keys_dir, config.dev_keys)?;
+    if keys.development && !config.dev_keys {
+        return Err(StartError::Keys(CryptoError::Keys(format!(
+            "{} holds generated development keys (DEVELOPMENT-KEYS marker) but DINHDANH_DEV_KEYS=false: mount real keys",
+            config.keys_dir.display()
+        ))));
+    }
     if keys.development {
         for line in [
             "################################################################",

@@ -13,7 +13,7 @@ use crate::crypto::opaque::{token_digest, verify_digest};
 use crate::ephemeral::{Namespace, Taken};
 use crate::identity::{PersonId, PersonStatus};
 use crate::protocol::claims::{self, ClaimsRequest};
-use crate::protocol::client::{AuthMethod, Client};
+use crate::protocol::client::{AuthMethod, Client, SigningAlg};
 use crate::protocol::params::Params;
 use crate::protocol::scope::Scopes;
 use crate::protocol::{ErrorCode, OAuthError};
@@ -159,7 +159,8 @@ async fn authorization_code(svc: &Services, client: &Client, params: &Params, no
         "exp": now + svc.config.access_token_ttl, "iat": now, "jti": jti,
         "scope": record.scope.to_string(), "acr": record.acr, "auth_time": record.auth_time,
     });
-    let access_token = jwt::sign(&svc.keys, client.id_token_signed_response_alg, TYP_ACCESS_TOKEN, &at_claims)
+    // Access tokens are ES256: resource servers verify them offline against the JWKS.
+    let access_token = jwt::sign(&svc.keys, SigningAlg::ES256, TYP_ACCESS_TOKEN, &at_claims)
         .map_err(|_| OAuthError::server_error())?;
     let at_record = AccessTokenRecord {
         grant_id: record.grant_id.clone(),

@@ -5,9 +5,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::cookies::Cookie;
 use super::pages;
+use super::{AppState, is_form};
 use crate::crypto::opaque::random_token;
 use crate::flows::authorize::{AuthorizeOutcome, BrowserCookies, authorize};
 use crate::flows::interaction::{self, LoginForm, Step};
@@ -33,12 +33,6 @@ fn respond(resp: &AuthorizationResponse, locale: Locale) -> Response {
         AuthorizationResponse::Redirect(url) => see_other(url),
         AuthorizationResponse::FormPost { action, fields } => pages::form_post(action, fields, locale),
     }
-}
-
-fn is_form(headers: &HeaderMap) -> bool {
-    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-    })
 }
 
 /// The browser binding cookie, made when missing.
@@ -119,6 +113,23 @@ pub(super) async fn interaction_show(
     render_step(&id, interaction::show(&state.services, &id, browser, state.now()).await)
 }
 
+/// The browser binding and the parsed body of an interaction form post, or the page to
+/// answer with.
+fn interaction_form(
+    state: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(String, Params), Response> {
+    let Some(browser) =
+        state.cookies().get(headers, Cookie::Browser).filter(|_| interaction_id_ok(id) && is_form(headers))
+    else {
+        return Err(pages::error(400, "interaction_expired", Locale::Vi));
+    };
+    let params = Params::parse(body).map_err(|_| pages::error(400, "csrf", Locale::Vi))?;
+    Ok((browser.to_owned(), params))
+}
+
 /// `POST /interaction/{id}/login`.
 pub(super) async fn interaction_login(
     State(state): State<AppState>,
@@ -126,12 +137,10 @@ pub(super) async fn interaction_login(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(browser) =
-        state.cookies().get(&headers, Cookie::Browser).filter(|_| interaction_id_ok(&id) && is_form(&headers))
-    else {
-        return pages::error(400, "interaction_expired", Locale::Vi);
+    let (browser, params) = match interaction_form(&state, &id, &headers, &body) {
+        Ok(x) => x,
+        Err(page) => return page,
     };
-    let Ok(params) = Params::parse(&body) else { return pages::error(400, "csrf", Locale::Vi) };
     let field = |n: &str| params.get(n).ok().flatten().unwrap_or("").to_owned();
     let form = LoginForm {
         csrf: field("csrf"),
@@ -139,7 +148,7 @@ pub(super) async fn interaction_login(
         username: field("username"),
         password: field("password"),
     };
-    let cookies = BrowserCookies { session: state.cookies().get(&headers, Cookie::Session), browser };
+    let cookies = BrowserCookies { session: state.cookies().get(&headers, Cookie::Session), browser: &browser };
     let result = interaction::submit_login(&state.services, &id, cookies, form, state.now()).await;
     let mut response = render_step(&id, result.step);
     if let Some(session) = result.new_session {
@@ -156,13 +165,11 @@ pub(super) async fn interaction_consent(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(browser) =
-        state.cookies().get(&headers, Cookie::Browser).filter(|_| interaction_id_ok(&id) && is_form(&headers))
-    else {
-        return pages::error(400, "interaction_expired", Locale::Vi);
+    let (browser, params) = match interaction_form(&state, &id, &headers, &body) {
+        Ok(x) => x,
+        Err(page) => return page,
     };
-    let Ok(params) = Params::parse(&body) else { return pages::error(400, "csrf", Locale::Vi) };
     let csrf = params.get("csrf").ok().flatten().unwrap_or("");
     let allow = params.get("decision").ok().flatten() == Some("allow");
-    render_step(&id, interaction::submit_consent(&state.services, &id, browser, csrf, allow, state.now()).await)
+    render_step(&id, interaction::submit_consent(&state.services, &id, &browser, csrf, allow, state.now()).await)
 }

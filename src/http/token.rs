@@ -9,7 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
-use super::AppState;
+use super::{AppState, is_form};
 use crate::flows::token::BasicCredentials;
 use crate::protocol::params::Params;
 use crate::protocol::{ErrorCode, OAuthError};
@@ -46,12 +46,6 @@ fn token_error(e: &OAuthError) -> Response {
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     r
-}
-
-fn is_form(headers: &HeaderMap) -> bool {
-    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
-        v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-    })
 }
 
 fn form_decode(s: &str) -> Option<String> {

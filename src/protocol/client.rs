@@ -34,9 +34,9 @@ impl AuthMethod {
 /// The JWS algorithm of a client's ID tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum SigningAlg {
-    /// ECDSA P-256 SHA-256 (the default).
+    /// ECDSA P-256 SHA-256 (access tokens; ID tokens on request).
     ES256,
-    /// RSASSA-PKCS1-v1_5 SHA-256 (required by OIDC Core §15.1).
+    /// RSASSA-PKCS1-v1_5 SHA-256 (required by OIDC Core §15.1; the ID token default).
     RS256,
 }
 
@@ -272,8 +272,9 @@ impl ClientMetadata {
             }
         };
         let id_token_signed_response_alg = match self.id_token_signed_response_alg.as_deref() {
-            None | Some("ES256") => SigningAlg::ES256,
-            Some("RS256") => SigningAlg::RS256,
+            // OIDC Registration §2: "The default, if omitted, is RS256."
+            None | Some("RS256") => SigningAlg::RS256,
+            Some("ES256") => SigningAlg::ES256,
             Some(o) => return Err(meta(format!("id_token_signed_response_alg `{o}` is not supported (ES256, RS256)"))),
         };
         let subject_type = match self.subject_type.as_deref() {
@@ -332,7 +333,7 @@ mod tests {
             md(serde_json::json!({"redirect_uris": ["https://rp.example.vn/cb"]})).validate("rp".into(), 1).unwrap();
         assert_eq!(c.token_endpoint_auth_method, AuthMethod::ClientSecretBasic);
         assert_eq!(c.subject_type, SubjectType::Pairwise);
-        assert_eq!(c.id_token_signed_response_alg, SigningAlg::ES256);
+        assert_eq!(c.id_token_signed_response_alg, SigningAlg::RS256, "OIDC Registration default");
         assert_eq!(c.sector_identifier, "rp.example.vn");
         assert!(!c.scope.contains("vn_pin"));
     }

@@ -24,7 +24,8 @@ async fn full_flow_issues_valid_tokens() {
     let at = t["access_token"].as_str().unwrap();
     let keys = &app.running.state.services.keys;
     let v = jwt::verify(keys, id, Some("JWT")).expect("ID token verifies against our JWKS");
-    assert_eq!(header(id)["alg"], "ES256");
+    assert_eq!(header(id)["alg"], "RS256", "OIDC Registration: RS256 when the client names no alg");
+    assert_eq!(header(at)["alg"], "ES256");
     let c = v.claims;
     assert_eq!(c["iss"], app.issuer);
     assert_eq!(c["aud"], "portal");
@@ -36,7 +37,7 @@ async fn full_flow_issues_valid_tokens() {
     assert_eq!(c["acr"], "urn:vn:local:basic");
     assert_eq!(c["amr"], serde_json::json!(["pwd"]));
     assert!(c["sid"].as_str().is_some_and(|s| !s.is_empty()));
-    assert_eq!(c["at_hash"], jwt::left_half_hash(at, dinhdanh::protocol::client::SigningAlg::ES256));
+    assert_eq!(c["at_hash"], jwt::left_half_hash(at, dinhdanh::protocol::client::SigningAlg::RS256));
     // Pairwise by default: not the internal id, no personal number.
     let sub = c["sub"].as_str().unwrap();
     assert_ne!(sub, person);
@@ -344,13 +345,13 @@ async fn client_secret_post_and_public_clients() {
 }
 
 #[tokio::test]
-async fn rs256_client_and_public_subject() {
+async fn es256_client_and_public_subject() {
     let app = TestApp::spawn().await;
-    app.client(serde_json::json!({"client_id": "rsa", "client_secret": SECRET, "redirect_uris": [REDIRECT], "id_token_signed_response_alg": "RS256", "subject_type": "public"})).await;
+    app.client(serde_json::json!({"client_id": "rsa", "client_secret": SECRET, "redirect_uris": [REDIRECT], "id_token_signed_response_alg": "ES256", "subject_type": "public"})).await;
     let person = app.user("an.nguyen").await;
     let t = app.tokens(&app.browser(), "rsa", "an.nguyen", &[]).await;
     let id = t["id_token"].as_str().unwrap();
-    assert_eq!(header(id)["alg"], "RS256");
+    assert_eq!(header(id)["alg"], "ES256");
     let v = jwt::verify(&app.running.state.services.keys, id, Some("JWT")).unwrap();
     assert_eq!(v.claims["sub"], person, "public subject is the stable internal id");
 }
@@ -427,4 +428,27 @@ async fn essential_acr_is_never_silently_downgraded() {
     // Voluntary acr_values are answered with what was achieved.
     let t = app.tokens(&b, "portal", "an.nguyen", &[("acr_values", "urn:vn:eid:loa:2 urn:vn:local:basic")]).await;
     assert_eq!(claims(t["id_token"].as_str().unwrap())["acr"], "urn:vn:local:basic");
+}
+
+#[tokio::test]
+async fn select_account_offers_the_current_session() {
+    let app = TestApp::spawn().await;
+    app.confidential("portal").await;
+    app.user("an.nguyen").await;
+    let b = app.browser();
+    app.tokens(&b, "portal", "an.nguyen", &[]).await;
+    let page =
+        app.follow(&b, &app.authorize_url("portal", &[("prompt", "select_account")])).await.text().await.unwrap();
+    assert!(page.contains("name=\"action\" value=\"continue\""), "continue-as is offered");
+    assert!(page.contains("Nguyễn Văn An"));
+    assert!(page.contains("name=\"password\""), "and another account can sign in");
+    let csrf = hidden(&page, "csrf");
+    let r = app.post_form(&b, &form_action(&page), &[("csrf", &csrf), ("action", "continue")]).await;
+    let code = code_of(&r);
+    assert_eq!(app.redeem("portal", &code.code, VERIFIER).await.status(), 200);
+    // Continuing is refused without the session (another browser cannot use it).
+    let other = app.browser();
+    let page =
+        app.follow(&other, &app.authorize_url("portal", &[("prompt", "select_account")])).await.text().await.unwrap();
+    assert!(!page.contains("value=\"continue\""), "no session, nothing to continue");
 }

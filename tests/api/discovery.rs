@@ -66,3 +66,23 @@ async fn health_and_security_headers() {
     }
     assert_eq!(app.api().get(app.url("/nothing-here")).send().await.unwrap().status(), 404);
 }
+
+#[tokio::test]
+async fn development_keys_are_refused_when_dev_keys_is_off() {
+    use dinhdanh::config::Settings;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = |dev: bool| Settings {
+        listen: Some("127.0.0.1:0".into()),
+        database_url: Some(format!("sqlite://{}", dir.path().join("db.sqlite").display())),
+        keys_dir: Some(dir.path().join("keys")),
+        dev_keys: Some(dev),
+        ..Default::default()
+    };
+    let clock = || std::sync::Arc::new(dinhdanh::clock::FixedClock::new(T0));
+    let missing = dinhdanh::app::spawn(settings(false), clock()).await.err().expect("no keys, no generation: refuse");
+    assert!(missing.to_string().contains("es256.pem"), "{missing}");
+    drop(dinhdanh::app::spawn(settings(true), clock()).await.expect("development start generates keys"));
+    let refused =
+        dinhdanh::app::spawn(settings(false), clock()).await.err().expect("generated keys refused in production mode");
+    assert!(refused.to_string().contains("DEVELOPMENT-KEYS"), "{refused}");
+}

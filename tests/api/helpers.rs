@@ -57,7 +57,7 @@ impl TestApp {
             listen: Some("127.0.0.1:0".into()),
             database_url: Some(format!("sqlite://{}", dir.path().join("db.sqlite").display())),
             keys_dir: Some(shared_keys()),
-            dev_keys: Some(false),
+            dev_keys: Some(true),
             argon2_memory_kib: Some(8 * 1024),
             argon2_iterations: Some(1),
             ..Default::default()

@@ -29,8 +29,6 @@ async fn conformance_suite_passes() {
         let md: ClientMetadata = serde_json::from_value(serde_json::json!({
             "client_id": id, "client_secret": secret, "redirect_uris": [redirect],
             "token_endpoint_auth_method": method, "scope": "openid profile email phone address",
-            // As the OpenID plans run: the static clients are registered for RS256.
-            "id_token_signed_response_alg": "RS256",
             "client_name": "Conformance RP",
         }))
         .unwrap();

@@ -101,3 +101,25 @@ async fn claims_by_scope_and_claims_parameter() {
         .unwrap();
     assert!(u.get("vn_pin").is_none());
 }
+
+#[tokio::test]
+async fn browser_applications_may_call_token_and_userinfo_cross_origin() {
+    let app = TestApp::spawn().await;
+    for path in ["/token", "/userinfo", "/jwks", "/.well-known/openid-configuration"] {
+        let r = app
+            .api()
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .header("origin", "https://spa.tinh.gov.vn")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization")
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        assert_eq!(r.headers()["access-control-allow-origin"], "*", "{path}");
+        assert!(r.headers().get("access-control-allow-credentials").is_none());
+    }
+    // Pages are not opened to other origins.
+    let r = app.api().get(app.url("/authorize")).header("origin", "https://spa.tinh.gov.vn").send().await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}
