@@ -82,6 +82,9 @@ enum UserAction {
         /// 12-digit personal identification number.
         #[arg(long)]
         personal_number: Option<String>,
+        /// Postal address, one line.
+        #[arg(long)]
+        address: Option<String>,
     },
 }
 
@@ -208,6 +211,7 @@ async fn run(cli: Cli) -> ExitCode {
                     email_verified,
                     phone,
                     personal_number,
+                    address,
                 },
         } => {
             let password = match (password, password_stdin) {
@@ -224,7 +228,8 @@ async fn run(cli: Cli) -> ExitCode {
                 (Ok(s), Ok(h)) => (s, h),
                 (Err(e), _) | (_, Err(e)) => return fail(e),
             };
-            let new = admin::NewPerson { username, password, name, email, email_verified, phone, personal_number };
+            let new =
+                admin::NewPerson { username, password, name, email, email_verified, phone, personal_number, address };
             match admin::create_person(store.as_ref(), &hasher, new, clock.now()).await {
                 Ok(p) => print_json(&admin::person_json(&p)),
                 Err(e) => fail(e),

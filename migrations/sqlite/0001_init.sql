@@ -16,6 +16,7 @@ CREATE TABLE people (
     email_verified   INTEGER NOT NULL DEFAULT 0,
     phone            TEXT,
     phone_verified   INTEGER NOT NULL DEFAULT 0,
+    address          TEXT,
     personal_number  TEXT UNIQUE,
     status           TEXT NOT NULL DEFAULT 'active',
     created_at       INTEGER NOT NULL,

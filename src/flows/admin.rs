@@ -72,6 +72,8 @@ pub struct NewPerson {
     pub phone: Option<String>,
     /// Personal identification number.
     pub personal_number: Option<String>,
+    /// Postal address (one line).
+    pub address: Option<String>,
 }
 
 /// The current year for a Unix time (proleptic Gregorian, UTC).
@@ -118,6 +120,7 @@ pub async fn create_person(
         email_verified: new.email_verified,
         phone: new.phone,
         phone_verified: false,
+        address: new.address,
         personal_number,
         status: PersonStatus::Active,
         created_at: now,
@@ -136,6 +139,7 @@ pub fn person_json(p: &Person) -> Value {
         "email": p.email,
         "email_verified": p.email_verified,
         "phone": p.phone,
+        "address": p.address,
         "personal_number": p.personal_number.as_ref().map(PersonalNumber::masked),
         "status": p.status.as_str(),
         "created_at": p.created_at,

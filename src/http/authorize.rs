@@ -113,20 +113,20 @@ pub(super) async fn interaction_show(
     render_step(&id, interaction::show(&state.services, &id, browser, state.now()).await)
 }
 
-/// The browser binding and the parsed body of an interaction form post, or the page to
-/// answer with.
+/// The browser binding and the parsed body of an interaction form post, or the key of
+/// the error page to answer with.
 fn interaction_form(
     state: &AppState,
     id: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(String, Params), Response> {
+) -> Result<(String, Params), &'static str> {
     let Some(browser) =
         state.cookies().get(headers, Cookie::Browser).filter(|_| interaction_id_ok(id) && is_form(headers))
     else {
-        return Err(pages::error(400, "interaction_expired", Locale::Vi));
+        return Err("interaction_expired");
     };
-    let params = Params::parse(body).map_err(|_| pages::error(400, "csrf", Locale::Vi))?;
+    let params = Params::parse(body).map_err(|_| "csrf")?;
     Ok((browser.to_owned(), params))
 }
 
@@ -139,7 +139,7 @@ pub(super) async fn interaction_login(
 ) -> Response {
     let (browser, params) = match interaction_form(&state, &id, &headers, &body) {
         Ok(x) => x,
-        Err(page) => return page,
+        Err(key) => return pages::error(400, key, Locale::Vi),
     };
     let field = |n: &str| params.get(n).ok().flatten().unwrap_or("").to_owned();
     let form = LoginForm {
@@ -167,7 +167,7 @@ pub(super) async fn interaction_consent(
 ) -> Response {
     let (browser, params) = match interaction_form(&state, &id, &headers, &body) {
         Ok(x) => x,
-        Err(page) => return page,
+        Err(key) => return pages::error(400, key, Locale::Vi),
     };
     let csrf = params.get("csrf").ok().flatten().unwrap_or("");
     let allow = params.get("decision").ok().flatten() == Some("allow");

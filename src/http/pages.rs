@@ -59,6 +59,8 @@ pub struct Texts {
     pub redirecting: &'static str,
     /// Form post button.
     pub continue_btn: &'static str,
+    /// What each scope releases, for the consent page: `(scope, description)`.
+    pub scopes: &'static [(&'static str, &'static str)],
 }
 
 const VI: Texts = Texts {
@@ -86,6 +88,14 @@ const VI: Texts = Texts {
     bad_request: "Yêu cầu đăng nhập từ ứng dụng không hợp lệ.",
     redirecting: "Đang chuyển về ứng dụng",
     continue_btn: "Tiếp tục",
+    scopes: &[
+        ("openid", "Mã định danh riêng của bạn đối với ứng dụng này"),
+        ("profile", "Họ tên và tên đăng nhập"),
+        ("email", "Địa chỉ thư điện tử"),
+        ("phone", "Số điện thoại"),
+        ("address", "Địa chỉ"),
+        ("vn_pin", "Số định danh cá nhân (12 chữ số)"),
+    ],
 };
 
 const EN: Texts = Texts {
@@ -113,6 +123,14 @@ const EN: Texts = Texts {
     bad_request: "The application's sign-in request is not valid.",
     redirecting: "Returning to the application",
     continue_btn: "Continue",
+    scopes: &[
+        ("openid", "An identifier for you that only this application sees"),
+        ("profile", "Your name and username"),
+        ("email", "Your e-mail address"),
+        ("phone", "Your phone number"),
+        ("address", "Your address"),
+        ("vn_pin", "Your personal identification number (12 digits)"),
+    ],
 };
 
 /// The texts for a locale.
@@ -206,7 +224,10 @@ pub fn interaction(id: &str, view: &View, code: u16, locale: Locale) -> Response
             csrf,
             client_name,
             person_name,
-            scopes: scopes.iter().map(String::as_str).collect(),
+            scopes: scopes
+                .iter()
+                .map(|s| t.scopes.iter().find(|(name, _)| name == s).map(|(_, d)| *d).unwrap_or(s.as_str()))
+                .collect(),
         }
         .render(),
     };

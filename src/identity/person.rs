@@ -49,6 +49,8 @@ pub struct Person {
     pub phone: Option<String>,
     /// Whether the phone number was verified.
     pub phone_verified: bool,
+    /// Postal address, as one formatted text.
+    pub address: Option<String>,
     /// 12-digit personal identification number.
     pub personal_number: Option<PersonalNumber>,
     /// Status.

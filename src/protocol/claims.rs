@@ -126,6 +126,7 @@ pub const SUPPORTED: &[&str] = &[
     "email_verified",
     "phone_number",
     "phone_number_verified",
+    "address",
     "vn_pin",
 ];
 
@@ -146,6 +147,10 @@ pub fn person_claims(p: &Person) -> Map<String, Value> {
     if let Some(ph) = &p.phone {
         m.insert("phone_number".into(), ph.clone().into());
         m.insert("phone_number_verified".into(), p.phone_verified.into());
+    }
+    if let Some(a) = &p.address {
+        // OIDC Core §5.1.1: the address claim is a JSON object.
+        m.insert("address".into(), serde_json::json!({ "formatted": a }));
     }
     if let Some(pin) = &p.personal_number {
         m.insert("vn_pin".into(), pin.as_str().into());
@@ -194,6 +199,7 @@ mod tests {
             email_verified: true,
             phone: Some("+84901234567".into()),
             phone_verified: false,
+            address: Some("Số 1 Tràng Tiền, Hoàn Kiếm, Hà Nội".into()),
             personal_number: Some(PersonalNumber::parse("001099012345", 2026).unwrap()),
             status: PersonStatus::Active,
             created_at: 1,
@@ -232,6 +238,7 @@ mod tests {
             ("openid profile", "{}", vec!["name", "preferred_username", "updated_at"]),
             ("openid email", "{}", vec!["email", "email_verified"]),
             ("openid phone", "{}", vec!["phone_number", "phone_number_verified"]),
+            ("openid address", "{}", vec!["address"]),
             ("openid", r#"{"userinfo":{"email":null}}"#, vec!["email"]),
             ("openid", r#"{"userinfo":{"vn_pin":null}}"#, vec![]),
         ];

@@ -14,6 +14,7 @@ fn person(id: &str, username: &str, pin: Option<&str>) -> Person {
         email_verified: true,
         phone: None,
         phone_verified: false,
+        address: Some("12 Lê Lợi, Huế".into()),
         personal_number: pin.map(|p| PersonalNumber::parse(p, 2026).unwrap()),
         status: PersonStatus::Active,
         created_at: 10,

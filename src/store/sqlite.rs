@@ -84,6 +84,7 @@ fn person_from_row(r: &SqliteRow) -> Result<Person, sqlx::Error> {
         email_verified: r.try_get::<i64, _>("email_verified")? != 0,
         phone: r.try_get("phone")?,
         phone_verified: r.try_get::<i64, _>("phone_verified")? != 0,
+        address: r.try_get("address")?,
         // Stored values were validated on the way in; the year bound is irrelevant here.
         personal_number: pin.and_then(|p| PersonalNumber::parse(&p, i32::MAX).ok()),
         status: PersonStatus::parse(&r.try_get::<String, _>("status")?),
@@ -92,8 +93,7 @@ fn person_from_row(r: &SqliteRow) -> Result<Person, sqlx::Error> {
     })
 }
 
-const PERSON_COLUMNS: &str =
-    "id, username, name, email, email_verified, phone, phone_verified, personal_number, status, created_at, updated_at";
+const PERSON_COLUMNS: &str = "id, username, name, email, email_verified, phone, phone_verified, address, personal_number, status, created_at, updated_at";
 
 #[async_trait]
 impl ClientStore for SqliteStore {
@@ -128,8 +128,8 @@ impl ClientStore for SqliteStore {
 impl PersonStore for SqliteStore {
     async fn create_person(&self, p: &Person, password_hash: Option<&str>) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO people (id, username, password_hash, name, email, email_verified, phone, phone_verified, \
-             personal_number, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO people (id, username, password_hash, name, email, email_verified, phone, phone_verified, address, \
+             personal_number, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&p.id.0)
         .bind(&p.username)
@@ -139,6 +139,7 @@ impl PersonStore for SqliteStore {
         .bind(i64::from(p.email_verified))
         .bind(&p.phone)
         .bind(i64::from(p.phone_verified))
+        .bind(&p.address)
         .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
         .bind(p.status.as_str())
         .bind(p.created_at)

@@ -167,7 +167,7 @@ async fn consent_is_remembered_and_asked_again_when_scopes_grow_or_denied() {
     let r = app.follow(&b, &app.authorize_url("portal", &[("scope", "openid email phone")])).await;
     let page = r.text().await.unwrap();
     assert!(page.contains("name=\"decision\" value=\"allow\""), "more scopes: consent again");
-    assert!(page.contains("phone"));
+    assert!(page.contains("Số điện thoại"), "the new scope is described in Vietnamese");
     let action = form_action(&page);
     let csrf = hidden(&page, "csrf");
     let r = app.post_form(&b, &action, &[("csrf", &csrf), ("decision", "deny")]).await;

@@ -102,6 +102,7 @@ impl TestApp {
                 phone: Some("+84901234567".into()),
                 // Personal numbers are unique: only the first test person has one.
                 personal_number: (username == "an.nguyen").then(|| "001099012345".into()),
+                address: None,
             },
             T0,
         )

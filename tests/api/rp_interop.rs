@@ -42,6 +42,7 @@ async fn conformance_suite_passes() {
         email_verified: true,
         phone: Some("+84912345678".into()),
         personal_number: None,
+        address: Some("Số 8 Lê Thánh Tông, Thành phố Huế".into()),
     };
     admin::create_person(svc.store.as_ref(), &svc.hasher, new, 0).await.unwrap();
     let opts = conformance::Options {
