@@ -40,6 +40,12 @@ pub struct Settings {
     /// Lifetime of ID tokens, seconds.
     #[arg(long, env = "DINHDANH_ID_TOKEN_TTL", global = true)]
     pub id_token_ttl: Option<i64>,
+    /// Absolute lifetime of a refresh-token family, seconds (clients may set their own).
+    #[arg(long, env = "DINHDANH_REFRESH_TOKEN_TTL", global = true)]
+    pub refresh_token_ttl: Option<i64>,
+    /// Idle lifetime of a refresh token, seconds (clients may set their own).
+    #[arg(long, env = "DINHDANH_REFRESH_TOKEN_IDLE_TTL", global = true)]
+    pub refresh_token_idle_ttl: Option<i64>,
     /// Lifetime of a single sign-on browser session, seconds.
     #[arg(long, env = "DINHDANH_SESSION_TTL", global = true)]
     pub session_ttl: Option<i64>,
@@ -76,6 +82,8 @@ impl Settings {
             code_ttl: self.code_ttl.or(lower.code_ttl),
             access_token_ttl: self.access_token_ttl.or(lower.access_token_ttl),
             id_token_ttl: self.id_token_ttl.or(lower.id_token_ttl),
+            refresh_token_ttl: self.refresh_token_ttl.or(lower.refresh_token_ttl),
+            refresh_token_idle_ttl: self.refresh_token_idle_ttl.or(lower.refresh_token_idle_ttl),
             session_ttl: self.session_ttl.or(lower.session_ttl),
             interaction_ttl: self.interaction_ttl.or(lower.interaction_ttl),
             require_pkce: self.require_pkce.or(lower.require_pkce),
@@ -141,6 +149,10 @@ pub struct Config {
     pub access_token_ttl: i64,
     /// ID token lifetime (s).
     pub id_token_ttl: i64,
+    /// Refresh-token family absolute lifetime (s).
+    pub refresh_token_ttl: i64,
+    /// Refresh-token idle lifetime (s).
+    pub refresh_token_idle_ttl: i64,
     /// Browser session lifetime (s).
     pub session_ttl: i64,
     /// Login/consent interaction lifetime (s).
@@ -171,6 +183,10 @@ pub mod defaults {
     pub const ACCESS_TOKEN_TTL: i64 = 600;
     /// `DINHDANH_ID_TOKEN_TTL`
     pub const ID_TOKEN_TTL: i64 = 600;
+    /// `DINHDANH_REFRESH_TOKEN_TTL` (30 days)
+    pub const REFRESH_TOKEN_TTL: i64 = 30 * 86_400;
+    /// `DINHDANH_REFRESH_TOKEN_IDLE_TTL` (7 days)
+    pub const REFRESH_TOKEN_IDLE_TTL: i64 = 7 * 86_400;
     /// `DINHDANH_SESSION_TTL`
     pub const SESSION_TTL: i64 = 8 * 3600;
     /// `DINHDANH_INTERACTION_TTL`
@@ -241,6 +257,16 @@ impl Config {
             code_ttl,
             access_token_ttl: positive("DINHDANH_ACCESS_TOKEN_TTL", s.access_token_ttl, defaults::ACCESS_TOKEN_TTL)?,
             id_token_ttl: positive("DINHDANH_ID_TOKEN_TTL", s.id_token_ttl, defaults::ID_TOKEN_TTL)?,
+            refresh_token_ttl: positive(
+                "DINHDANH_REFRESH_TOKEN_TTL",
+                s.refresh_token_ttl,
+                defaults::REFRESH_TOKEN_TTL,
+            )?,
+            refresh_token_idle_ttl: positive(
+                "DINHDANH_REFRESH_TOKEN_IDLE_TTL",
+                s.refresh_token_idle_ttl,
+                defaults::REFRESH_TOKEN_IDLE_TTL,
+            )?,
             session_ttl: positive("DINHDANH_SESSION_TTL", s.session_ttl, defaults::SESSION_TTL)?,
             interaction_ttl: positive("DINHDANH_INTERACTION_TTL", s.interaction_ttl, defaults::INTERACTION_TTL)?,
             require_pkce: s.require_pkce.unwrap_or(true),

@@ -10,6 +10,7 @@ use crate::clock::UnixTime;
 #[cfg(test)]
 pub mod contract;
 pub mod memory;
+pub mod redis;
 
 /// Kinds of records; each has its own key space.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -18,7 +18,9 @@ use crate::store::{Store, StoreError};
 pub mod admin;
 pub mod authorize;
 pub mod interaction;
+pub mod introspect;
 pub mod issue;
+pub mod revoke;
 pub mod token;
 pub mod userinfo;
 

@@ -80,6 +80,8 @@ pub fn router(state: AppState) -> Router {
         .route(paths::DISCOVERY, get(discovery::discovery))
         .route(paths::JWKS, get(discovery::jwks))
         .route(paths::TOKEN, post(token::token))
+        .route(paths::INTROSPECT, post(token::introspect))
+        .route(paths::REVOKE, post(token::revoke))
         .route(paths::USERINFO, get(token::userinfo_get).post(token::userinfo_post))
         .layer(cors);
     Router::new()

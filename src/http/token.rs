@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
 use super::{AppState, is_form};
-use crate::flows::token::BasicCredentials;
+use crate::flows::token::{BasicCredentials, authenticate_client};
 use crate::protocol::params::Params;
 use crate::protocol::{ErrorCode, OAuthError};
 
@@ -71,21 +71,78 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<BasicCredentials>, OA
     Ok(Some(BasicCredentials { client_id, client_secret }))
 }
 
+/// The common front of the token, introspection and revocation endpoints: a form body
+/// and client credentials.
+fn client_request(headers: &HeaderMap, body: &[u8]) -> Result<(Params, Option<BasicCredentials>), OAuthError> {
+    if !is_form(headers) {
+        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
+    }
+    let basic = basic_credentials(headers)?;
+    let params = Params::parse(body)?;
+    if let Some(dup) = params.first_duplicate() {
+        return Err(OAuthError::invalid_request(format!("parameter `{dup}` is repeated")));
+    }
+    Ok((params, basic))
+}
+
 /// `POST /token`.
 pub(super) async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if !is_form(&headers) {
-        return token_error(&OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
-    }
-    let basic = match basic_credentials(&headers) {
-        Ok(b) => b,
-        Err(e) => return token_error(&e),
-    };
-    let params = match Params::parse(&body) {
-        Ok(p) => p,
+    let (params, basic) = match client_request(&headers, &body) {
+        Ok(x) => x,
         Err(e) => return token_error(&e),
     };
     match crate::flows::token::token(&state.services, &params, basic, state.now()).await {
         Ok(body) => json_response(StatusCode::OK, &body),
+        Err(e) => token_error(&e),
+    }
+}
+
+/// `POST /introspect` (RFC 7662), JSON or, on `Accept: application/token-introspection+jwt`,
+/// a signed JWT (RFC 9701). Public clients may not introspect.
+pub(super) async fn introspect(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let svc = &state.services;
+    let now = state.now();
+    let result = async {
+        let (params, basic) = client_request(&headers, &body)?;
+        let caller = authenticate_client(svc, &params, basic).await?;
+        if caller.is_public() {
+            return Err(OAuthError::new(ErrorCode::InvalidClient, "public clients cannot introspect tokens"));
+        }
+        let response = crate::flows::introspect::introspect(svc, &caller, &params, now).await?;
+        Ok((caller, response))
+    }
+    .await;
+    let (caller, response) = match result {
+        Ok(x) => x,
+        Err(e) => return token_error(&e),
+    };
+    let wants_jwt = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim().starts_with(INTROSPECTION_JWT)));
+    if wants_jwt {
+        return match crate::flows::introspect::as_jwt(svc, &caller, response, now) {
+            Ok(jwt) => no_store((StatusCode::OK, [(header::CONTENT_TYPE, INTROSPECTION_JWT)], jwt).into_response()),
+            Err(e) => token_error(&e),
+        };
+    }
+    json_response(StatusCode::OK, &Value::Object(response))
+}
+
+const INTROSPECTION_JWT: &str = "application/token-introspection+jwt";
+
+/// `POST /revoke` (RFC 7009): 200 with an empty body whether or not the token existed.
+pub(super) async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let svc = &state.services;
+    let now = state.now();
+    let result = async {
+        let (params, basic) = client_request(&headers, &body)?;
+        let caller = authenticate_client(svc, &params, basic).await?;
+        crate::flows::revoke::revoke(svc, &caller, &params, now).await
+    }
+    .await;
+    match result {
+        Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(e) => token_error(&e),
     }
 }

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::redirect_uri::{ApplicationType, check_registrable};
-use super::scope::{KNOWN_SCOPES, Scopes};
+use super::scope::Scopes;
 
 /// How a client authenticates at the token endpoint (RFC 7591 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,9 +96,46 @@ pub struct Client {
     pub require_auth_time: bool,
     /// Registration time.
     pub client_id_issued_at: i64,
+    /// Access token format.
+    #[serde(default)]
+    pub access_token_strategy: AccessTokenStrategy,
+    /// Absolute refresh-token lifetime (s), if the client has its own.
+    #[serde(default)]
+    pub refresh_token_absolute_lifetime: Option<i64>,
+    /// Idle refresh-token lifetime (s), if the client has its own.
+    #[serde(default)]
+    pub refresh_token_idle_lifetime: Option<i64>,
+}
+
+/// The grant types this server implements.
+pub mod grant {
+    /// RFC 6749 §4.1.
+    pub const AUTHORIZATION_CODE: &str = "authorization_code";
+    /// RFC 6749 §6.
+    pub const REFRESH_TOKEN: &str = "refresh_token";
+    /// RFC 6749 §4.4.
+    pub const CLIENT_CREDENTIALS: &str = "client_credentials";
+    /// All of them.
+    pub const SUPPORTED: &[&str] = &[AUTHORIZATION_CODE, REFRESH_TOKEN, CLIENT_CREDENTIALS];
+}
+
+/// The format of a client's access tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessTokenStrategy {
+    /// RFC 9068 JWT, verifiable offline against the JWKS.
+    #[default]
+    Jwt,
+    /// A random string, checked by introspection.
+    Opaque,
 }
 
 impl Client {
+    /// Whether the client registered grant type `g`.
+    pub fn has_grant(&self, g: &str) -> bool {
+        self.grant_types.iter().any(|x| x == g)
+    }
+
     /// Whether the client is public (no secret).
     pub fn is_public(&self) -> bool {
         self.token_endpoint_auth_method == AuthMethod::None
@@ -119,6 +156,7 @@ impl Client {
             "subject_type": self.subject_type,
             "application_type": self.application_type,
             "require_auth_time": self.require_auth_time,
+            "access_token_strategy": self.access_token_strategy,
         });
         if let Some(obj) = v.as_object_mut() {
             if let Some(n) = &self.client_name {
@@ -126,6 +164,12 @@ impl Client {
             }
             if let Some(m) = self.default_max_age {
                 obj.insert("default_max_age".into(), m.into());
+            }
+            if let Some(v) = self.refresh_token_absolute_lifetime {
+                obj.insert("refresh_token_absolute_lifetime".into(), v.into());
+            }
+            if let Some(v) = self.refresh_token_idle_lifetime {
+                obj.insert("refresh_token_idle_lifetime".into(), v.into());
             }
             if !self.is_public() {
                 obj.insert("client_secret_expires_at".into(), 0.into());
@@ -171,6 +215,12 @@ pub struct ClientMetadata {
     pub default_max_age: Option<i64>,
     /// require_auth_time.
     pub require_auth_time: Option<bool>,
+    /// `jwt` (RFC 9068, the default) or `opaque` access tokens.
+    pub access_token_strategy: Option<String>,
+    /// Absolute refresh-token lifetime of this client (s); the server default otherwise.
+    pub refresh_token_absolute_lifetime: Option<i64>,
+    /// Idle refresh-token lifetime of this client (s); the server default otherwise.
+    pub refresh_token_idle_lifetime: Option<i64>,
 }
 
 /// RFC 7591 §3.2.2 registration errors.
@@ -215,22 +265,34 @@ impl ClientMetadata {
             Some("native") => ApplicationType::Native,
             Some(o) => return Err(meta(format!("application_type `{o}` is not web or native"))),
         };
-        let grant_types = self.grant_types.clone().unwrap_or_else(|| vec!["authorization_code".into()]);
+        let mut grant_types: Vec<String> = Vec::new();
+        for g in self.grant_types.clone().unwrap_or_else(|| vec![grant::AUTHORIZATION_CODE.into()]) {
+            if !grant::SUPPORTED.contains(&g.as_str()) {
+                return Err(meta(format!("grant type `{g}` is not supported")));
+            }
+            if !grant_types.contains(&g) {
+                grant_types.push(g);
+            }
+        }
         if grant_types.is_empty() {
             return Err(meta("grant_types must not be empty"));
         }
-        for g in &grant_types {
-            if g != "authorization_code" {
-                return Err(meta(format!("grant type `{g}` is not supported")));
-            }
+        let has_code = grant_types.iter().any(|g| g == grant::AUTHORIZATION_CODE);
+        if grant_types.iter().any(|g| g == grant::REFRESH_TOKEN) && !has_code {
+            return Err(meta("refresh_token is only issued with authorization_code"));
         }
-        let response_types = self.response_types.clone().unwrap_or_else(|| vec!["code".into()]);
+        // RFC 7591 §2.1: response_types and grant_types must agree.
+        let response_types =
+            self.response_types.clone().unwrap_or_else(|| if has_code { vec!["code".into()] } else { Vec::new() });
         for r in &response_types {
             if r != "code" {
                 return Err(meta(format!("response type `{r}` is not supported (only `code`)")));
             }
         }
-        if self.redirect_uris.is_empty() {
+        if has_code != response_types.iter().any(|r| r == "code") {
+            return Err(meta("response type `code` goes with grant type `authorization_code`, and only with it"));
+        }
+        if has_code && self.redirect_uris.is_empty() {
             return Err(MetadataError::InvalidRedirectUri("at least one redirect URI is required".into()));
         }
         let mut hosts: Vec<String> = Vec::new();
@@ -250,6 +312,10 @@ impl ClientMetadata {
             Some("none") => AuthMethod::None,
             Some(o) => return Err(meta(format!("token_endpoint_auth_method `{o}` is not supported"))),
         };
+        if token_endpoint_auth_method == AuthMethod::None && grant_types.iter().any(|g| g == grant::CLIENT_CREDENTIALS)
+        {
+            return Err(meta("client_credentials needs a confidential client"));
+        }
         if token_endpoint_auth_method == AuthMethod::None && self.client_secret.is_some() {
             return Err(meta("a public client (token_endpoint_auth_method none) has no client_secret"));
         }
@@ -259,18 +325,40 @@ impl ClientMetadata {
             return Err(meta("client_secret must be at least 32 characters (high entropy)"));
         }
         let scope = match &self.scope {
-            None => Scopes::parse("openid profile email phone address"),
+            None if has_code => {
+                let offline = grant_types.iter().any(|g| g == grant::REFRESH_TOKEN);
+                Scopes::parse(if offline {
+                    "openid profile email phone address offline_access"
+                } else {
+                    "openid profile email phone address"
+                })
+            }
+            None => Scopes::default(),
             Some(s) => {
+                // OpenID scopes plus the client's API scopes (resource servers' own).
                 let scopes = Scopes::parse(s);
-                if let Some(unknown) = scopes.iter().find(|s| !KNOWN_SCOPES.contains(s)) {
-                    return Err(meta(format!("scope `{unknown}` is not offered by this server")));
+                if scopes.iter().count() != s.split(' ').filter(|t| !t.is_empty()).count() {
+                    return Err(meta("scope holds a token with characters RFC 6749 §3.3 does not allow"));
                 }
-                if !scopes.contains("openid") {
-                    return Err(meta("scope must include openid"));
+                if has_code && !scopes.contains("openid") {
+                    return Err(meta("scope must include openid for the authorization code flow"));
                 }
                 scopes
             }
         };
+        let access_token_strategy = match self.access_token_strategy.as_deref() {
+            None | Some("jwt") => AccessTokenStrategy::Jwt,
+            Some("opaque") => AccessTokenStrategy::Opaque,
+            Some(o) => return Err(meta(format!("access_token_strategy `{o}` is not jwt or opaque"))),
+        };
+        for (name, v) in [
+            ("refresh_token_absolute_lifetime", self.refresh_token_absolute_lifetime),
+            ("refresh_token_idle_lifetime", self.refresh_token_idle_lifetime),
+        ] {
+            if v.is_some_and(|v| v <= 0) {
+                return Err(meta(format!("{name} must be a positive number of seconds")));
+            }
+        }
         let id_token_signed_response_alg = match self.id_token_signed_response_alg.as_deref() {
             // OIDC Registration §2: "The default, if omitted, is RS256."
             None | Some("RS256") => SigningAlg::RS256,
@@ -315,6 +403,9 @@ impl ClientMetadata {
             default_max_age: self.default_max_age,
             require_auth_time: self.require_auth_time.unwrap_or(false),
             client_id_issued_at: issued_at,
+            access_token_strategy,
+            refresh_token_absolute_lifetime: self.refresh_token_absolute_lifetime,
+            refresh_token_idle_lifetime: self.refresh_token_idle_lifetime,
         })
     }
 }
@@ -366,7 +457,7 @@ mod tests {
             ),
             (serde_json::json!({"redirect_uris": ["https://a.vn/cb", "https://b.vn/cb"]}), "invalid_client_metadata"),
             (
-                serde_json::json!({"redirect_uris": ["https://a.vn/cb"], "scope": "openid admin"}),
+                serde_json::json!({"redirect_uris": ["https://a.vn/cb"], "scope": "openid bad\\scope"}),
                 "invalid_client_metadata",
             ),
             (serde_json::json!({"redirect_uris": ["https://a.vn/cb"], "scope": "profile"}), "invalid_client_metadata"),
@@ -380,6 +471,25 @@ mod tests {
                 .validate("rp".into(), 1)
                 .is_ok()
         );
+        let service = md(serde_json::json!({"grant_types": ["client_credentials"], "scope": "api:read lgsp:ho-tich"}))
+            .validate("svc".into(), 1)
+            .unwrap();
+        assert!(service.redirect_uris.is_empty() && service.response_types.is_empty());
+        assert!(service.scope.contains("lgsp:ho-tich"));
+        for bad in [
+            serde_json::json!({"grant_types": ["client_credentials"], "token_endpoint_auth_method": "none"}),
+            serde_json::json!({"grant_types": ["refresh_token"], "redirect_uris": ["https://a.vn/cb"]}),
+            serde_json::json!({"grant_types": ["client_credentials"], "response_types": ["code"]}),
+            serde_json::json!({"grant_types": ["implicit"], "redirect_uris": ["https://a.vn/cb"]}),
+            serde_json::json!({"redirect_uris": ["https://a.vn/cb"], "access_token_strategy": "macaroon"}),
+            serde_json::json!({"redirect_uris": ["https://a.vn/cb"], "refresh_token_idle_lifetime": 0}),
+        ] {
+            assert_eq!(md(bad.clone()).validate("x".into(), 1).unwrap_err().code(), "invalid_client_metadata", "{bad}");
+        }
+        let rt = md(serde_json::json!({"grant_types": ["authorization_code", "refresh_token"], "redirect_uris": ["https://a.vn/cb"]}))
+            .validate("rt".into(), 1)
+            .unwrap();
+        assert!(rt.scope.contains("offline_access"));
         assert!(check_client_id("bad id").is_err());
         assert!(check_client_id("portal-tinh_01").is_ok());
     }

@@ -17,6 +17,10 @@ pub mod paths {
     pub const USERINFO: &str = "/userinfo";
     /// JWK Set.
     pub const JWKS: &str = "/jwks";
+    /// Token introspection (RFC 7662).
+    pub const INTROSPECT: &str = "/introspect";
+    /// Token revocation (RFC 7009).
+    pub const REVOKE: &str = "/revoke";
 }
 
 /// The discovery document for `issuer`.
@@ -27,10 +31,15 @@ pub fn provider_metadata(issuer: &str) -> Value {
         "token_endpoint": format!("{issuer}{}", paths::TOKEN),
         "userinfo_endpoint": format!("{issuer}{}", paths::USERINFO),
         "jwks_uri": format!("{issuer}{}", paths::JWKS),
+        "introspection_endpoint": format!("{issuer}{}", paths::INTROSPECT),
+        "revocation_endpoint": format!("{issuer}{}", paths::REVOKE),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_signing_alg_values_supported": ["RS256", "ES256"],
         "scopes_supported": scope::KNOWN_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["pairwise", "public"],
         "id_token_signing_alg_values_supported": ["ES256", "RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

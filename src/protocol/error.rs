@@ -43,6 +43,10 @@ pub enum ErrorCode {
     InvalidToken,
     /// RFC 6750: the token lacks the scope the resource requires.
     InsufficientScope,
+    /// RFC 8707: the `resource` is not acceptable.
+    InvalidTarget,
+    /// RFC 7009: the server cannot revoke this type of token.
+    UnsupportedTokenType,
 }
 
 impl ErrorCode {
@@ -67,6 +71,8 @@ impl ErrorCode {
             Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
+            Self::InvalidTarget => "invalid_target",
+            Self::UnsupportedTokenType => "unsupported_token_type",
         }
     }
 }

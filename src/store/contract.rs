@@ -1,6 +1,8 @@
 //! The behaviour suite of the durable port, run against every implementation.
 
-use super::Store;
+use std::sync::Arc;
+
+use super::{RefreshFamily, RefreshLookup, Rotation, Store};
 use crate::identity::{Person, PersonId, PersonStatus, PersonalNumber};
 use crate::protocol::client::ClientMetadata;
 use crate::protocol::scope::Scopes;
@@ -27,7 +29,78 @@ pub async fn run_all(store: &dyn Store) {
     clients(store).await;
     people(store).await;
     consents(store).await;
+    refresh_families(store).await;
     secrets(store).await;
+}
+
+fn family(id: &str) -> RefreshFamily {
+    RefreshFamily {
+        family_id: id.into(),
+        client_id: "contract-rp".into(),
+        person_id: PersonId("p-1".into()),
+        scope: Scopes::parse("openid offline_access"),
+        claims: Default::default(),
+        acr: "urn:vn:local:basic".into(),
+        amr: vec!["pwd".into()],
+        auth_time: 100,
+        sid: "sid-1".into(),
+        created_at: 100,
+        expires_at: 10_000,
+    }
+}
+
+async fn refresh_families(store: &dyn Store) {
+    let f = family("fam-1");
+    store.create_refresh_family(&f, "rt-1", 1_000).await.unwrap();
+    assert_eq!(store.find_refresh_token("rt-1", 200).await.unwrap(), RefreshLookup::Current(f.clone()));
+    assert_eq!(store.find_refresh_token("rt-1", 1_000).await.unwrap(), RefreshLookup::Invalid, "idle expiry");
+    // Rotation: old used, new current.
+    assert_eq!(store.rotate_refresh_token("rt-1", "rt-2", 300, 2_000).await.unwrap(), Rotation::Rotated(f.clone()));
+    assert_eq!(store.find_refresh_token("rt-1", 300).await.unwrap(), RefreshLookup::Used { family_id: "fam-1".into() });
+    assert_eq!(store.find_refresh_token("rt-2", 300).await.unwrap(), RefreshLookup::Current(f.clone()));
+    // Reuse of the old token is reported with its family.
+    assert_eq!(
+        store.rotate_refresh_token("rt-1", "rt-x", 301, 2_000).await.unwrap(),
+        Rotation::Reused { family_id: "fam-1".into() }
+    );
+    assert_eq!(store.find_refresh_token("rt-x", 301).await.unwrap(), RefreshLookup::Invalid, "nothing issued on reuse");
+    assert_eq!(store.rotate_refresh_token("nope", "rt-y", 301, 2_000).await.unwrap(), Rotation::Invalid);
+    // Idle expiry and the absolute cap.
+    assert_eq!(store.rotate_refresh_token("rt-2", "rt-3", 2_000, 99_999).await.unwrap(), Rotation::Invalid);
+    let g = family("fam-2");
+    store.create_refresh_family(&g, "rt-g1", 50_000).await.unwrap();
+    assert_eq!(store.find_refresh_token("rt-g1", 10_000).await.unwrap(), RefreshLookup::Invalid, "absolute expiry");
+    // Revocation ends the family.
+    let h = family("fam-3");
+    store.create_refresh_family(&h, "rt-h1", 5_000).await.unwrap();
+    store.revoke_refresh_family("fam-3", 400).await.unwrap();
+    assert_eq!(store.find_refresh_token("rt-h1", 400).await.unwrap(), RefreshLookup::Invalid);
+    assert_eq!(store.rotate_refresh_token("rt-h1", "rt-h2", 401, 5_000).await.unwrap(), Rotation::Invalid);
+}
+
+/// Many concurrent rotations of one refresh token: exactly one succeeds.
+pub async fn concurrent_rotation(store: Arc<dyn Store>) {
+    let md: ClientMetadata =
+        serde_json::from_value(serde_json::json!({"redirect_uris": ["https://rp.example.vn/cb"]})).unwrap();
+    store.register_client(&md.validate("contract-rp".into(), 1).unwrap(), None).await.unwrap();
+    store.create_person(&person("p-1", "race", None), None).await.unwrap();
+    store.create_refresh_family(&family("race"), "race-0", 5_000).await.unwrap();
+    let mut handles = Vec::new();
+    for i in 0..50 {
+        let s = store.clone();
+        handles.push(tokio::spawn(async move {
+            s.rotate_refresh_token("race-0", &format!("race-{}", i + 1), 200, 5_000).await
+        }));
+    }
+    let mut rotated = 0;
+    for h in handles {
+        match h.await.unwrap().unwrap() {
+            Rotation::Rotated(_) => rotated += 1,
+            Rotation::Reused { .. } => {}
+            Rotation::Invalid => panic!("a concurrent rotation saw an invalid token"),
+        }
+    }
+    assert_eq!(rotated, 1);
 }
 
 async fn clients(store: &dyn Store) {

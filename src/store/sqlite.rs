@@ -9,20 +9,32 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{Row, SqlSafeStr};
 
-use super::{ClientStore, ConsentStore, InstanceStore, PersonStore, StoreError, StoredClient};
+use super::{
+    ClientStore, ConsentStore, GrantStore, InstanceStore, PersonStore, RefreshFamily, RefreshLookup, Rotation,
+    StoreError, StoredClient,
+};
 use crate::identity::{Person, PersonId, PersonStatus, PersonalNumber};
 use crate::protocol::client::Client;
 use crate::protocol::scope::Scopes;
 
 /// The migrations, in order. Append only: never edit a released file.
 fn migrator() -> Migrator {
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "init".into(),
-        MigrationType::Simple,
-        include_str!("../../migrations/sqlite/0001_init.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "refresh tokens".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0002_refresh_tokens.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 fn unavailable(e: sqlx::Error) -> StoreError {
@@ -209,6 +221,160 @@ impl ConsentStore for SqliteStore {
     }
 }
 
+const FAMILY_COLUMNS: &str = "f.family_id, f.client_id, f.person_id, f.scope, f.claims, f.acr, f.amr, f.auth_time, f.sid, \
+     f.created_at, f.expires_at";
+
+fn family_from_row(r: &SqliteRow) -> Result<RefreshFamily, StoreError> {
+    let get_s = |c: &str| r.try_get::<String, _>(c).map_err(unavailable);
+    let get_i = |c: &str| r.try_get::<i64, _>(c).map_err(unavailable);
+    let json_err = |e: serde_json::Error| StoreError::Unavailable(format!("refresh family record: {e}"));
+    Ok(RefreshFamily {
+        family_id: get_s("family_id")?,
+        client_id: get_s("client_id")?,
+        person_id: PersonId(get_s("person_id")?),
+        scope: Scopes::parse(&get_s("scope")?),
+        claims: serde_json::from_str(&get_s("claims")?).map_err(json_err)?,
+        acr: get_s("acr")?,
+        amr: serde_json::from_str(&get_s("amr")?).map_err(json_err)?,
+        auth_time: get_i("auth_time")?,
+        sid: get_s("sid")?,
+        created_at: get_i("created_at")?,
+        expires_at: get_i("expires_at")?,
+    })
+}
+
+#[async_trait]
+impl GrantStore for SqliteStore {
+    async fn create_refresh_family(
+        &self,
+        f: &RefreshFamily,
+        token_digest: &str,
+        idle_expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let json = |v: serde_json::Result<String>| v.map_err(|e| StoreError::Unavailable(e.to_string()));
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query(
+            "INSERT INTO refresh_families (family_id, client_id, person_id, scope, claims, acr, amr, auth_time, sid, \
+             created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&f.family_id)
+        .bind(&f.client_id)
+        .bind(&f.person_id.0)
+        .bind(f.scope.to_string())
+        .bind(json(serde_json::to_string(&f.claims))?)
+        .bind(&f.acr)
+        .bind(json(serde_json::to_string(&f.amr))?)
+        .bind(f.auth_time)
+        .bind(&f.sid)
+        .bind(f.created_at)
+        .bind(f.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_or_unavailable(e, "refresh family exists"))?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_digest, family_id, issued_at, idle_expires_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(token_digest)
+        .bind(&f.family_id)
+        .bind(f.created_at)
+        .bind(idle_expires_at.min(f.expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_or_unavailable(e, "refresh token exists"))?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn find_refresh_token(&self, token_digest: &str, now: i64) -> Result<RefreshLookup, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {FAMILY_COLUMNS}, t.used_at, t.idle_expires_at, f.revoked_at FROM refresh_tokens t \
+             JOIN refresh_families f ON f.family_id = t.family_id WHERE t.token_digest = ?"
+        ));
+        let row = sqlx::query(sql).bind(token_digest).fetch_optional(&self.pool).await.map_err(unavailable)?;
+        let Some(row) = row else { return Ok(RefreshLookup::Invalid) };
+        let family = family_from_row(&row)?;
+        let used: Option<i64> = row.try_get("used_at").map_err(unavailable)?;
+        let idle: i64 = row.try_get("idle_expires_at").map_err(unavailable)?;
+        let revoked: Option<i64> = row.try_get("revoked_at").map_err(unavailable)?;
+        Ok(if revoked.is_some() || family.expires_at <= now {
+            RefreshLookup::Invalid
+        } else if used.is_some() {
+            RefreshLookup::Used { family_id: family.family_id }
+        } else if idle <= now {
+            RefreshLookup::Invalid
+        } else {
+            RefreshLookup::Current(family)
+        })
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented: &str,
+        new_digest: &str,
+        now: i64,
+        new_idle_expires_at: i64,
+    ) -> Result<Rotation, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        // The compare-and-set comes first, so this transaction takes SQLite's write lock
+        // before reading: concurrent rotations of one token serialise here and only the
+        // first sees `used_at IS NULL`.
+        let claimed = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = ? WHERE token_digest = ? AND used_at IS NULL AND idle_expires_at > ?",
+        )
+        .bind(now)
+        .bind(presented)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?
+        .rows_affected();
+        if claimed == 0 {
+            let row: Option<(String, Option<i64>)> =
+                sqlx::query_as("SELECT family_id, used_at FROM refresh_tokens WHERE token_digest = ?")
+                    .bind(presented)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+            tx.rollback().await.map_err(unavailable)?;
+            return Ok(match row {
+                Some((family_id, Some(_))) => Rotation::Reused { family_id },
+                _ => Rotation::Invalid,
+            });
+        }
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {FAMILY_COLUMNS} FROM refresh_tokens t JOIN refresh_families f ON f.family_id = t.family_id \
+             WHERE t.token_digest = ? AND f.expires_at > ? AND f.revoked_at IS NULL"
+        ));
+        let row = sqlx::query(sql).bind(presented).bind(now).fetch_optional(&mut *tx).await.map_err(unavailable)?;
+        let Some(row) = row else {
+            tx.rollback().await.map_err(unavailable)?;
+            return Ok(Rotation::Invalid);
+        };
+        let family = family_from_row(&row)?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_digest, family_id, issued_at, idle_expires_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(new_digest)
+        .bind(&family.family_id)
+        .bind(now)
+        .bind(new_idle_expires_at.min(family.expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_or_unavailable(e, "refresh token exists"))?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Rotation::Rotated(family))
+    }
+
+    async fn revoke_refresh_family(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE refresh_families SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(family_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl InstanceStore for SqliteStore {
     async fn instance_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -246,6 +412,12 @@ mod tests {
     async fn contract_on_sqlite() {
         let (_dir, s) = fresh().await;
         super::super::contract::run_all(&s).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_rotation_on_sqlite() {
+        let (_dir, s) = fresh().await;
+        super::super::contract::concurrent_rotation(std::sync::Arc::new(s)).await;
     }
 
     #[tokio::test]

@@ -11,4 +11,5 @@ mod errors;
 mod helpers;
 mod rp_interop;
 mod tidy;
+mod tokens;
 mod userinfo;

@@ -28,7 +28,8 @@ async fn conformance_suite_passes() {
     for (id, method) in [("rp-basic", "client_secret_basic"), ("rp-post", "client_secret_post")] {
         let md: ClientMetadata = serde_json::from_value(serde_json::json!({
             "client_id": id, "client_secret": secret, "redirect_uris": [redirect],
-            "token_endpoint_auth_method": method, "scope": "openid profile email phone address",
+            "token_endpoint_auth_method": method, "scope": "openid profile email phone address offline_access",
+            "grant_types": ["authorization_code", "refresh_token"],
             "client_name": "Conformance RP",
         }))
         .unwrap();

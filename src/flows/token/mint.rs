@@ -1,0 +1,181 @@
+//! Minting what the token endpoint returns: access tokens (RFC 9068 JWT or opaque, each
+//! with an ephemeral record that makes it revocable and introspectable), ID tokens, and
+//! refresh tokens; and finding an access token's record again.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::crypto::jwt::{self, TYP_ACCESS_TOKEN, TYP_JWT};
+use crate::crypto::opaque::{random_token, token_digest};
+use crate::ephemeral::Namespace;
+use crate::flows::{Services, decode, encode, ephemeral_failed};
+use crate::identity::Person;
+use crate::protocol::OAuthError;
+use crate::protocol::claims::{self, ClaimsRequest};
+use crate::protocol::client::{AccessTokenStrategy, Client, SigningAlg};
+use crate::protocol::scope::Scopes;
+
+/// What an access token stands for, kept in the ephemeral store for its lifetime: while
+/// the record exists the token is active.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessTokenRecord {
+    /// Token id (`jti`).
+    pub jti: String,
+    /// The grant it belongs to (absent for client credentials).
+    pub grant_id: Option<String>,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The person, when there is one.
+    pub person_id: Option<String>,
+    /// `sub`: the person's subject for this client, or the client id.
+    pub sub: String,
+    /// Granted scope.
+    pub scope: Scopes,
+    /// Audiences.
+    pub aud: Vec<String>,
+    /// Issued at.
+    pub iat: i64,
+    /// Expires at.
+    pub exp: i64,
+    /// Authentication context, for person tokens.
+    pub acr: Option<String>,
+    /// Authentication time, for person tokens.
+    pub auth_time: Option<i64>,
+    /// Requested userinfo claims.
+    pub claims: ClaimsRequest,
+}
+
+/// The ephemeral key of an access token: its `jti` for JWTs, its digest for opaque ones.
+fn record_key(token: &str) -> Option<String> {
+    if token.bytes().filter(|b| *b == b'.').count() == 2 {
+        None // a JWT: the key is its jti, known only after verification
+    } else {
+        Some(format!("o.{}", token_digest(token)))
+    }
+}
+
+/// Issues an access token for `record` (its `jti`, `iat`, `exp` already set).
+pub async fn access_token(
+    svc: &Services,
+    client: &Client,
+    record: &AccessTokenRecord,
+    now: i64,
+) -> Result<String, OAuthError> {
+    let (token, key) = match client.access_token_strategy {
+        AccessTokenStrategy::Jwt => {
+            let aud: Value = match record.aud.as_slice() {
+                [one] => one.clone().into(),
+                many => many.to_vec().into(),
+            };
+            let mut c = json!({
+                "iss": svc.config.issuer, "sub": record.sub, "aud": aud, "client_id": record.client_id,
+                "exp": record.exp, "iat": record.iat, "jti": record.jti, "scope": record.scope.to_string(),
+            });
+            if let Some(obj) = c.as_object_mut() {
+                if let Some(acr) = &record.acr {
+                    obj.insert("acr".into(), acr.clone().into());
+                }
+                if let Some(t) = record.auth_time {
+                    obj.insert("auth_time".into(), t.into());
+                }
+            }
+            // ES256 for every access token: resource servers verify offline against the JWKS.
+            let t = jwt::sign(&svc.keys, SigningAlg::ES256, TYP_ACCESS_TOKEN, &c)
+                .map_err(|_| OAuthError::server_error())?;
+            (t, record.jti.clone())
+        }
+        AccessTokenStrategy::Opaque => {
+            let t = random_token();
+            let key = format!("o.{}", token_digest(&t));
+            (t, key)
+        }
+    };
+    let ttl = record.exp - now;
+    svc.ephemeral
+        .put(Namespace::AccessToken, &key, encode(record)?, ttl, record.grant_id.as_deref(), now)
+        .await
+        .map_err(ephemeral_failed)?;
+    Ok(token)
+}
+
+/// The record of an active access token we issued, or `None` (unknown, forged, expired
+/// or revoked).
+pub async fn find_access_token(svc: &Services, token: &str, now: i64) -> Result<Option<AccessTokenRecord>, OAuthError> {
+    let key = match record_key(token) {
+        Some(k) => k,
+        None => {
+            let Ok(v) = jwt::verify(&svc.keys, token, Some(TYP_ACCESS_TOKEN)) else { return Ok(None) };
+            if v.claims["iss"].as_str() != Some(svc.config.issuer.as_str())
+                || v.claims["exp"].as_i64().is_none_or(|e| e <= now)
+            {
+                return Ok(None);
+            }
+            match v.claims["jti"].as_str() {
+                Some(jti) => jti.to_owned(),
+                None => return Ok(None),
+            }
+        }
+    };
+    let raw = svc.ephemeral.get(Namespace::AccessToken, &key, now).await.map_err(ephemeral_failed)?;
+    Ok(raw.and_then(|r| decode::<AccessTokenRecord>(&r)).filter(|r| r.exp > now))
+}
+
+/// Deletes the record of an access token (revocation).
+pub async fn forget_access_token(svc: &Services, token: &str, record: &AccessTokenRecord) -> Result<(), OAuthError> {
+    let key = record_key(token).unwrap_or_else(|| record.jti.clone());
+    svc.ephemeral.delete(Namespace::AccessToken, &key).await.map_err(ephemeral_failed)
+}
+
+/// What an ID token says about the authentication.
+#[derive(Debug, Clone)]
+pub struct Authentication<'a> {
+    /// `acr`.
+    pub acr: &'a str,
+    /// `amr`.
+    pub amr: &'a [String],
+    /// `auth_time`.
+    pub auth_time: i64,
+    /// `sid`.
+    pub sid: &'a str,
+    /// `nonce` (authorization code only, OIDC Core §12.2).
+    pub nonce: Option<&'a str>,
+}
+
+/// Whom an ID token is about.
+#[derive(Debug, Clone, Copy)]
+pub struct IdTokenSubject<'a> {
+    /// The person.
+    pub person: &'a Person,
+    /// Their `sub` for this client.
+    pub sub: &'a str,
+    /// Individually requested claims.
+    pub claims: &'a ClaimsRequest,
+}
+
+/// Signs an ID token with the client's algorithm.
+pub fn id_token(
+    svc: &Services,
+    client: &Client,
+    subject: IdTokenSubject<'_>,
+    authn: &Authentication<'_>,
+    access_token: &str,
+    now: i64,
+) -> Result<String, OAuthError> {
+    let IdTokenSubject { person, sub, claims: claims_request } = subject;
+    let alg = client.id_token_signed_response_alg;
+    let mut c = json!({
+        "iss": svc.config.issuer, "sub": sub, "aud": client.client_id, "azp": client.client_id,
+        "exp": now + svc.config.id_token_ttl, "iat": now, "auth_time": authn.auth_time,
+        "acr": authn.acr, "amr": authn.amr, "sid": authn.sid,
+        "at_hash": jwt::left_half_hash(access_token, alg),
+    });
+    if let Some(obj) = c.as_object_mut() {
+        if let Some(n) = authn.nonce {
+            obj.insert("nonce".into(), n.into());
+        }
+        for (k, v) in claims::release_id_token(&client.scope, claims_request, &claims::person_claims(person)) {
+            obj.entry(k).or_insert(v);
+        }
+    }
+    jwt::sign(&svc.keys, alg, TYP_JWT, &c).map_err(|_| OAuthError::server_error())
+}

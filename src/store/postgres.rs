@@ -1,0 +1,635 @@
+//! The durable store on PostgreSQL, for several stateless nodes sharing one database.
+//! Migrations are embedded from `migrations/postgres/`, which pairs file by file with
+//! `migrations/sqlite/` (a test checks the names). Behaviour is the SQLite store's, checked
+//! by the same `store::contract` suite.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::{Row, SqlSafeStr};
+
+use super::{
+    ClientStore, ConsentStore, GrantStore, InstanceStore, PersonStore, RefreshFamily, RefreshLookup, Rotation,
+    StoreError, StoredClient,
+};
+use crate::identity::{Person, PersonId, PersonStatus, PersonalNumber};
+use crate::protocol::client::Client;
+use crate::protocol::scope::Scopes;
+
+/// At most this many connections per node.
+const MAX_CONNECTIONS: u32 = 16;
+/// How long getting a connection may take (also bounds `connect`), so a stalled database
+/// gives a quick `Unavailable` rather than a hang.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The migrations, in order. Append only: never edit a released file. Each one has a
+/// namesake in `migrations/sqlite/`.
+fn migrator() -> Migrator {
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "init".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0001_init.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "refresh tokens".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0002_refresh_tokens.sql").into_sql_str(),
+            false,
+        ),
+    ])
+}
+
+fn unavailable(e: sqlx::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn conflict_or_unavailable(e: sqlx::Error, what: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what.to_owned()),
+        _ => unavailable(e),
+    }
+}
+
+/// PostgreSQL-backed store.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DB`)
+    /// and checks one connection; `Unavailable` within a few seconds if the server is
+    /// down, refuses, or does not answer.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await
+            .map_err(|e| match e {
+                sqlx::Error::PoolTimedOut => StoreError::Unavailable(format!(
+                    "PostgreSQL did not accept a connection within {} s",
+                    ACQUIRE_TIMEOUT.as_secs()
+                )),
+                e => unavailable(e),
+            })?;
+        Ok(Self { pool })
+    }
+
+    /// Applies pending migrations (under PostgreSQL's advisory lock, so nodes starting
+    /// together apply each migration once).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrator().run(&self.pool).await.map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+}
+
+fn person_from_row(r: &PgRow) -> Result<Person, sqlx::Error> {
+    let pin: Option<String> = r.try_get("personal_number")?;
+    Ok(Person {
+        id: PersonId(r.try_get("id")?),
+        username: r.try_get("username")?,
+        name: r.try_get("name")?,
+        email: r.try_get("email")?,
+        email_verified: r.try_get("email_verified")?,
+        phone: r.try_get("phone")?,
+        phone_verified: r.try_get("phone_verified")?,
+        address: r.try_get("address")?,
+        // Stored values were validated on the way in; the year bound is irrelevant here.
+        personal_number: pin.and_then(|p| PersonalNumber::parse(&p, i32::MAX).ok()),
+        status: PersonStatus::parse(&r.try_get::<String, _>("status")?),
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+#[async_trait]
+impl ClientStore for PostgresStore {
+    async fn register_client(&self, client: &Client, secret_digest: Option<&str>) -> Result<(), StoreError> {
+        let metadata = serde_json::to_string(client).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        sqlx::query("INSERT INTO clients (client_id, secret_digest, metadata, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&client.client_id)
+            .bind(secret_digest)
+            .bind(metadata)
+            .bind(client.client_id_issued_at)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict_or_unavailable(e, "client_id is already registered"))?;
+        Ok(())
+    }
+
+    async fn find_client(&self, client_id: &str) -> Result<Option<StoredClient>, StoreError> {
+        let row = sqlx::query("SELECT secret_digest, metadata FROM clients WHERE client_id = $1 AND status = 'active'")
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        let Some(row) = row else { return Ok(None) };
+        let metadata: String = row.try_get("metadata").map_err(unavailable)?;
+        let client: Client =
+            serde_json::from_str(&metadata).map_err(|e| StoreError::Unavailable(format!("client record: {e}")))?;
+        Ok(Some(StoredClient { client, secret_digest: row.try_get("secret_digest").map_err(unavailable)? }))
+    }
+}
+
+#[async_trait]
+impl PersonStore for PostgresStore {
+    async fn create_person(&self, p: &Person, password_hash: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO people (id, username, password_hash, name, email, email_verified, phone, phone_verified, address, \
+             personal_number, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&p.id.0)
+        .bind(&p.username)
+        .bind(password_hash)
+        .bind(&p.name)
+        .bind(&p.email)
+        .bind(p.email_verified)
+        .bind(&p.phone)
+        .bind(p.phone_verified)
+        .bind(&p.address)
+        .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
+        .bind(p.status.as_str())
+        .bind(p.created_at)
+        .bind(p.updated_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_or_unavailable(e, "username or personal number is already registered"))?;
+        Ok(())
+    }
+
+    async fn find_person(&self, id: &PersonId) -> Result<Option<Person>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, username, name, email, email_verified, phone, phone_verified, address, personal_number, \
+             status, created_at, updated_at FROM people WHERE id = $1",
+        )
+        .bind(&id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.map(|r| person_from_row(&r)).transpose().map_err(unavailable)
+    }
+
+    async fn find_login(&self, username: &str) -> Result<Option<(Person, Option<String>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, username, name, email, email_verified, phone, phone_verified, address, personal_number, \
+             status, created_at, updated_at, password_hash FROM people WHERE username = $1",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let Some(r) = row else { return Ok(None) };
+        let person = person_from_row(&r).map_err(unavailable)?;
+        Ok(Some((person, r.try_get("password_hash").map_err(unavailable)?)))
+    }
+}
+
+#[async_trait]
+impl ConsentStore for PostgresStore {
+    async fn find_consent(&self, person: &PersonId, client_id: &str) -> Result<Option<Scopes>, StoreError> {
+        let row = sqlx::query("SELECT scope FROM consents WHERE person_id = $1 AND client_id = $2")
+            .bind(&person.0)
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        row.map(|r| r.try_get::<String, _>("scope").map(|s| Scopes::parse(&s))).transpose().map_err(unavailable)
+    }
+
+    async fn record_consent(
+        &self,
+        person: &PersonId,
+        client_id: &str,
+        scopes: &Scopes,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        // One transaction: make sure the row exists, lock it, widen it. Under READ
+        // COMMITTED a bare `SELECT … FOR UPDATE` locks nothing when there is no row yet,
+        // so two first consents would both insert and the later would overwrite the
+        // earlier. Inserting an empty row first serialises them: a concurrent insert
+        // waits for ours to commit, then finds the row and locks it. The merge stays in
+        // `Scopes::union` (existing scopes first, then new ones), like SQLite's.
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query(
+            "INSERT INTO consents (person_id, client_id, scope, granted_at) VALUES ($1, $2, '', $3) \
+             ON CONFLICT (person_id, client_id) DO NOTHING",
+        )
+        .bind(&person.0)
+        .bind(client_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        let existing: String =
+            sqlx::query_scalar("SELECT scope FROM consents WHERE person_id = $1 AND client_id = $2 FOR UPDATE")
+                .bind(&person.0)
+                .bind(client_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        let merged = Scopes::parse(&existing).union(scopes);
+        sqlx::query("UPDATE consents SET scope = $3, granted_at = $4 WHERE person_id = $1 AND client_id = $2")
+            .bind(&person.0)
+            .bind(client_id)
+            .bind(merged.to_string())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)
+    }
+}
+
+fn family_from_row(r: &PgRow) -> Result<RefreshFamily, StoreError> {
+    let get_s = |c: &str| r.try_get::<String, _>(c).map_err(unavailable);
+    let get_i = |c: &str| r.try_get::<i64, _>(c).map_err(unavailable);
+    let json_err = |e: serde_json::Error| StoreError::Unavailable(format!("refresh family record: {e}"));
+    Ok(RefreshFamily {
+        family_id: get_s("family_id")?,
+        client_id: get_s("client_id")?,
+        person_id: PersonId(get_s("person_id")?),
+        scope: Scopes::parse(&get_s("scope")?),
+        claims: serde_json::from_str(&get_s("claims")?).map_err(json_err)?,
+        acr: get_s("acr")?,
+        amr: serde_json::from_str(&get_s("amr")?).map_err(json_err)?,
+        auth_time: get_i("auth_time")?,
+        sid: get_s("sid")?,
+        created_at: get_i("created_at")?,
+        expires_at: get_i("expires_at")?,
+    })
+}
+
+#[async_trait]
+impl GrantStore for PostgresStore {
+    async fn create_refresh_family(
+        &self,
+        f: &RefreshFamily,
+        token_digest: &str,
+        idle_expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let json = |v: serde_json::Result<String>| v.map_err(|e| StoreError::Unavailable(e.to_string()));
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query(
+            "INSERT INTO refresh_families (family_id, client_id, person_id, scope, claims, acr, amr, auth_time, sid, \
+             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&f.family_id)
+        .bind(&f.client_id)
+        .bind(&f.person_id.0)
+        .bind(f.scope.to_string())
+        .bind(json(serde_json::to_string(&f.claims))?)
+        .bind(&f.acr)
+        .bind(json(serde_json::to_string(&f.amr))?)
+        .bind(f.auth_time)
+        .bind(&f.sid)
+        .bind(f.created_at)
+        .bind(f.expires_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_or_unavailable(e, "refresh family exists"))?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_digest, family_id, issued_at, idle_expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_digest)
+        .bind(&f.family_id)
+        .bind(f.created_at)
+        .bind(idle_expires_at.min(f.expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_or_unavailable(e, "refresh token exists"))?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn find_refresh_token(&self, token_digest: &str, now: i64) -> Result<RefreshLookup, StoreError> {
+        let row = sqlx::query(
+            "SELECT f.family_id, f.client_id, f.person_id, f.scope, f.claims, f.acr, f.amr, f.auth_time, f.sid, \
+             f.created_at, f.expires_at, t.used_at, t.idle_expires_at, f.revoked_at FROM refresh_tokens t \
+             JOIN refresh_families f ON f.family_id = t.family_id WHERE t.token_digest = $1",
+        )
+        .bind(token_digest)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let Some(row) = row else { return Ok(RefreshLookup::Invalid) };
+        let family = family_from_row(&row)?;
+        let used: Option<i64> = row.try_get("used_at").map_err(unavailable)?;
+        let idle: i64 = row.try_get("idle_expires_at").map_err(unavailable)?;
+        let revoked: Option<i64> = row.try_get("revoked_at").map_err(unavailable)?;
+        Ok(if revoked.is_some() || family.expires_at <= now {
+            RefreshLookup::Invalid
+        } else if used.is_some() {
+            RefreshLookup::Used { family_id: family.family_id }
+        } else if idle <= now {
+            RefreshLookup::Invalid
+        } else {
+            RefreshLookup::Current(family)
+        })
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        presented: &str,
+        new_digest: &str,
+        now: i64,
+        new_idle_expires_at: i64,
+    ) -> Result<Rotation, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        // Compare-and-set first. Concurrent rotations of one token queue on its row lock;
+        // under READ COMMITTED each waiter re-checks `used_at IS NULL` against the
+        // committed row, so only the first claims it and the others see it used.
+        let claimed = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL AND idle_expires_at > $1",
+        )
+        .bind(now)
+        .bind(presented)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?
+        .rows_affected();
+        if claimed == 0 {
+            let row: Option<(String, Option<i64>)> =
+                sqlx::query_as("SELECT family_id, used_at FROM refresh_tokens WHERE token_digest = $1")
+                    .bind(presented)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+            tx.rollback().await.map_err(unavailable)?;
+            return Ok(match row {
+                Some((family_id, Some(_))) => Rotation::Reused { family_id },
+                _ => Rotation::Invalid,
+            });
+        }
+        let row = sqlx::query(
+            "SELECT f.family_id, f.client_id, f.person_id, f.scope, f.claims, f.acr, f.amr, f.auth_time, f.sid, \
+             f.created_at, f.expires_at FROM refresh_tokens t JOIN refresh_families f ON f.family_id = t.family_id \
+             WHERE t.token_digest = $1 AND f.expires_at > $2 AND f.revoked_at IS NULL",
+        )
+        .bind(presented)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        let Some(row) = row else {
+            // Expired or revoked family: leave the token as it was.
+            tx.rollback().await.map_err(unavailable)?;
+            return Ok(Rotation::Invalid);
+        };
+        let family = family_from_row(&row)?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_digest, family_id, issued_at, idle_expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(new_digest)
+        .bind(&family.family_id)
+        .bind(now)
+        .bind(new_idle_expires_at.min(family.expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_or_unavailable(e, "refresh token exists"))?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Rotation::Rotated(family))
+    }
+
+    async fn revoke_refresh_family(&self, family_id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE refresh_families SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(family_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl InstanceStore for PostgresStore {
+    async fn instance_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        // A concurrent insert of the same name waits for the first to commit, then does
+        // nothing; the SELECT (a new snapshot) then sees the winner's value.
+        sqlx::query("INSERT INTO instance_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(candidate)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        sqlx::query_scalar("SELECT value FROM instance_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The contract suite and PostgreSQL specifics, each on a fresh database created from
+    //! `TEST_POSTGRES_URL` (an admin URL); without it these print NOT RUN and pass. The
+    //! connection-failure and migration-pairing tests need no database.
+
+    use std::future::Future;
+    use std::path::Path;
+
+    use super::*;
+    use crate::protocol::client::ClientMetadata;
+
+    const ADMIN_URL_VAR: &str = "TEST_POSTGRES_URL";
+
+    /// Creates a database, connects and migrates, runs `body` on a task (so a failing
+    /// assertion still lets us drop the database), drops it, then re-raises any panic.
+    async fn with_fresh_db<F, Fut>(test: &str, body: F)
+    where
+        F: FnOnce(PostgresStore) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let Ok(admin_url) = std::env::var(ADMIN_URL_VAR) else {
+            eprintln!(
+                "PostgreSQL store suite NOT RUN ({test}): set {ADMIN_URL_VAR}=postgres://USER@HOST:PORT/postgres"
+            );
+            return;
+        };
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("{ADMIN_URL_VAR}: cannot connect: {e}"));
+        // A generated lowercase identifier: safe to splice into the statement.
+        let name = format!("dd_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&name);
+        let outcome = tokio::spawn(async move {
+            let store = PostgresStore::connect(url.as_str()).await.unwrap();
+            store.migrate().await.unwrap();
+            body(store.clone()).await;
+            store.pool.close().await;
+        })
+        .await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&admin).await.unwrap();
+        admin.close().await;
+        if let Err(e) = outcome {
+            match e.try_into_panic() {
+                Ok(payload) => std::panic::resume_unwind(payload),
+                Err(e) => panic!("test task: {e}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn contract_on_postgres() {
+        with_fresh_db("contract_on_postgres", |s| async move {
+            crate::store::contract::run_all(&s).await;
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn migrations_are_idempotent() {
+        with_fresh_db("migrations_are_idempotent", |s| async move {
+            s.migrate().await.unwrap();
+            s.migrate().await.unwrap();
+            s.ping().await.unwrap();
+            let applied: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations").fetch_one(&s.pool).await.unwrap();
+            assert_eq!(applied, i64::try_from(migrator().iter().count()).unwrap());
+        })
+        .await;
+    }
+
+    fn person(id: &str) -> Person {
+        Person {
+            id: PersonId(id.into()),
+            username: Some(format!("user-{id}")),
+            name: None,
+            email: None,
+            email_verified: false,
+            phone: None,
+            phone_verified: false,
+            address: None,
+            personal_number: None,
+            status: PersonStatus::Active,
+            created_at: 1,
+            updated_at: 1,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_first_consents_all_survive() {
+        with_fresh_db("concurrent_first_consents_all_survive", |s| async move {
+            let md: ClientMetadata =
+                serde_json::from_value(serde_json::json!({"redirect_uris": ["https://rp.example.vn/cb"]})).unwrap();
+            s.register_client(&md.validate("race-rp".into(), 1).unwrap(), None).await.unwrap();
+            s.create_person(&person("p-race"), None).await.unwrap();
+            let pid = PersonId("p-race".into());
+            let tasks: Vec<_> = (0..12)
+                .map(|i| {
+                    let (s, pid) = (s.clone(), pid.clone());
+                    tokio::spawn(async move {
+                        s.record_consent(&pid, "race-rp", &Scopes::parse(&format!("openid s{i}")), 100 + i).await
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap().unwrap();
+            }
+            let got = s.find_consent(&pid, "race-rp").await.unwrap().unwrap().to_string();
+            let got: Vec<&str> = got.split(' ').collect();
+            assert_eq!(got.first(), Some(&"openid"), "{got:?}");
+            assert_eq!(got.len(), 13, "a concurrent consent was lost: {got:?}");
+            for i in 0..12 {
+                assert!(got.contains(&format!("s{i}").as_str()), "s{i} lost: {got:?}");
+            }
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_instance_secrets_agree() {
+        with_fresh_db("concurrent_instance_secrets_agree", |s| async move {
+            let tasks: Vec<_> = (0..12u8)
+                .map(|i| {
+                    let s = s.clone();
+                    tokio::spawn(async move { s.instance_secret("pairwise", &[i; 32]).await })
+                })
+                .collect();
+            let mut seen = Vec::new();
+            for t in tasks {
+                seen.push(t.await.unwrap().unwrap());
+            }
+            assert!(seen.windows(2).all(|w| w[0] == w[1]), "nodes disagree on the secret");
+            assert_eq!(s.instance_secret("pairwise", b"late").await.unwrap(), seen[0]);
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_rotation_on_postgres() {
+        with_fresh_db("concurrent_rotation_on_postgres", |s| async move {
+            crate::store::contract::concurrent_rotation(std::sync::Arc::new(s)).await;
+        })
+        .await;
+    }
+
+    /// Bounds a connect attempt and checks it fails as `Unavailable`.
+    async fn assert_connect_fails_fast(url: &str) {
+        let result = tokio::time::timeout(Duration::from_secs(10), PostgresStore::connect(url))
+            .await
+            .unwrap_or_else(|_| panic!("connect to {url} hung for 10 s"));
+        match result {
+            Err(StoreError::Unavailable(msg)) => assert!(!msg.is_empty()),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn connect_to_a_closed_port_is_unavailable_quickly() {
+        assert_connect_fails_fast("postgres://postgres@127.0.0.1:1/postgres").await;
+    }
+
+    #[tokio::test]
+    async fn connect_to_a_silent_server_is_unavailable_quickly() {
+        // Accepts TCP connections and never says a word, like a stalled database.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hold = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((sock, _)) = listener.accept().await {
+                open.push(sock);
+            }
+        });
+        assert_connect_fails_fast(&format!("postgres://postgres@127.0.0.1:{port}/postgres")).await;
+        hold.abort();
+    }
+
+    fn sql_files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn migration_folders_pair_up_and_are_all_embedded() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let sqlite = sql_files(&root.join("sqlite"));
+        let postgres = sql_files(&root.join("postgres"));
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, postgres, "migrations/sqlite and migrations/postgres must have the same files");
+        let embedded: Vec<String> =
+            migrator().iter().map(|m| format!("{:04}_{}.sql", m.version, m.description.replace(' ', "_"))).collect();
+        assert_eq!(embedded, postgres, "every file of migrations/postgres is embedded, in order");
+    }
+}
