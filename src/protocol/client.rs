@@ -16,6 +16,10 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// client_id and client_secret in the form body.
     ClientSecretPost,
+    /// A JWT assertion MACed with the client secret (OIDC Core §9).
+    ClientSecretJwt,
+    /// A JWT assertion signed with the client's private key (OIDC Core §9, RFC 7523).
+    PrivateKeyJwt,
     /// A public client: no secret, PKCE protects the code.
     None,
 }
@@ -26,6 +30,8 @@ impl AuthMethod {
         match self {
             Self::ClientSecretBasic => "client_secret_basic",
             Self::ClientSecretPost => "client_secret_post",
+            Self::ClientSecretJwt => "client_secret_jwt",
+            Self::PrivateKeyJwt => "private_key_jwt",
             Self::None => "none",
         }
     }
@@ -105,6 +111,34 @@ pub struct Client {
     /// Idle refresh-token lifetime (s), if the client has its own.
     #[serde(default)]
     pub refresh_token_idle_lifetime: Option<i64>,
+    /// The client's public keys (for `private_key_jwt`), as a JWK Set document.
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+    /// Where the client publishes its JWK Set (https).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// The JWS algorithm of the client's authentication assertions.
+    #[serde(default)]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    /// OIDC Core §8.1: the https document listing the client's redirect URIs; its host is
+    /// the pairwise sector.
+    #[serde(default)]
+    pub sector_identifier_uri: Option<String>,
+    /// OIDC Back-Channel Logout: where logout tokens are POSTed.
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// Whether the logout token must carry `sid`.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
+    /// OIDC Front-Channel Logout: the page loaded in an iframe at logout.
+    #[serde(default)]
+    pub frontchannel_logout_uri: Option<String>,
+    /// Whether `iss` and `sid` are appended to the front-channel logout URI.
+    #[serde(default)]
+    pub frontchannel_logout_session_required: bool,
+    /// Authentication contexts requested when the client sends none.
+    #[serde(default)]
+    pub default_acr_values: Vec<String>,
 }
 
 /// The grant types this server implements.
@@ -157,6 +191,8 @@ impl Client {
             "application_type": self.application_type,
             "require_auth_time": self.require_auth_time,
             "access_token_strategy": self.access_token_strategy,
+            "backchannel_logout_session_required": self.backchannel_logout_session_required,
+            "frontchannel_logout_session_required": self.frontchannel_logout_session_required,
         });
         if let Some(obj) = v.as_object_mut() {
             if let Some(n) = &self.client_name {
@@ -170,6 +206,24 @@ impl Client {
             }
             if let Some(v) = self.refresh_token_idle_lifetime {
                 obj.insert("refresh_token_idle_lifetime".into(), v.into());
+            }
+            let optional = [
+                ("jwks_uri", self.jwks_uri.clone()),
+                ("token_endpoint_auth_signing_alg", self.token_endpoint_auth_signing_alg.clone()),
+                ("sector_identifier_uri", self.sector_identifier_uri.clone()),
+                ("backchannel_logout_uri", self.backchannel_logout_uri.clone()),
+                ("frontchannel_logout_uri", self.frontchannel_logout_uri.clone()),
+            ];
+            for (k, v) in optional {
+                if let Some(v) = v {
+                    obj.insert(k.into(), v.into());
+                }
+            }
+            if let Some(j) = &self.jwks {
+                obj.insert("jwks".into(), j.clone());
+            }
+            if !self.default_acr_values.is_empty() {
+                obj.insert("default_acr_values".into(), self.default_acr_values.clone().into());
             }
             if !self.is_public() {
                 obj.insert("client_secret_expires_at".into(), 0.into());
@@ -221,6 +275,22 @@ pub struct ClientMetadata {
     pub refresh_token_absolute_lifetime: Option<i64>,
     /// Idle refresh-token lifetime of this client (s); the server default otherwise.
     pub refresh_token_idle_lifetime: Option<i64>,
+    /// JWK Set document (`private_key_jwt`).
+    pub jwks: Option<serde_json::Value>,
+    /// JWK Set URL (`private_key_jwt`).
+    pub jwks_uri: Option<String>,
+    /// Assertion algorithm.
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    /// Back-channel logout URI.
+    pub backchannel_logout_uri: Option<String>,
+    /// Back-channel logout needs `sid`.
+    pub backchannel_logout_session_required: Option<bool>,
+    /// Front-channel logout URI.
+    pub frontchannel_logout_uri: Option<String>,
+    /// Front-channel logout needs `iss` and `sid`.
+    pub frontchannel_logout_session_required: Option<bool>,
+    /// Default acr values.
+    pub default_acr_values: Option<Vec<String>>,
 }
 
 /// RFC 7591 §3.2.2 registration errors.
@@ -246,6 +316,16 @@ impl MetadataError {
 
 fn meta(msg: impl Into<String>) -> MetadataError {
     MetadataError::InvalidClientMetadata(msg.into())
+}
+
+/// An https URL (http only on loopback, for development) without a fragment.
+fn https_url(name: &str, raw: &str) -> Result<url::Url, MetadataError> {
+    let url = url::Url::parse(raw).map_err(|_| meta(format!("{name} is not an absolute URL")))?;
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    if url.fragment().is_some() || !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
+        return Err(meta(format!("{name} must be an https URL without a fragment")));
+    }
+    Ok(url)
 }
 
 /// Client ids are printable, URL-safe and bounded.
@@ -309,6 +389,8 @@ impl ClientMetadata {
         let token_endpoint_auth_method = match self.token_endpoint_auth_method.as_deref() {
             None | Some("client_secret_basic") => AuthMethod::ClientSecretBasic,
             Some("client_secret_post") => AuthMethod::ClientSecretPost,
+            Some("client_secret_jwt") => AuthMethod::ClientSecretJwt,
+            Some("private_key_jwt") => AuthMethod::PrivateKeyJwt,
             Some("none") => AuthMethod::None,
             Some(o) => return Err(meta(format!("token_endpoint_auth_method `{o}` is not supported"))),
         };
@@ -351,6 +433,59 @@ impl ClientMetadata {
             Some("opaque") => AccessTokenStrategy::Opaque,
             Some(o) => return Err(meta(format!("access_token_strategy `{o}` is not jwt or opaque"))),
         };
+        let (jwks, jwks_uri) = match (&self.jwks, &self.jwks_uri) {
+            (Some(_), Some(_)) => return Err(meta("register jwks or jwks_uri, not both")),
+            (Some(j), None) => {
+                if !j.get("keys").is_some_and(serde_json::Value::is_array) {
+                    return Err(meta("jwks must be a JWK Set ({\"keys\": [...]})"));
+                }
+                (Some(j.clone()), None)
+            }
+            (None, Some(u)) => (None, Some(https_url("jwks_uri", u)?.to_string())),
+            (None, None) => (None, None),
+        };
+        if token_endpoint_auth_method == AuthMethod::PrivateKeyJwt && jwks.is_none() && jwks_uri.is_none() {
+            return Err(meta("private_key_jwt needs jwks or jwks_uri"));
+        }
+        let token_endpoint_auth_signing_alg =
+            match (token_endpoint_auth_method, self.token_endpoint_auth_signing_alg.as_deref()) {
+                (AuthMethod::PrivateKeyJwt, None) => Some("RS256".to_owned()),
+                (AuthMethod::PrivateKeyJwt, Some(a @ ("RS256" | "PS256" | "ES256" | "EdDSA"))) => Some(a.to_owned()),
+                (AuthMethod::ClientSecretJwt, None) => Some("HS256".to_owned()),
+                (AuthMethod::ClientSecretJwt, Some(a @ ("HS256" | "HS384" | "HS512"))) => Some(a.to_owned()),
+                (_, None) => None,
+                (_, Some(a)) => {
+                    return Err(meta(format!("token_endpoint_auth_signing_alg `{a}` does not fit the auth method")));
+                }
+            };
+        let backchannel_logout_uri = match &self.backchannel_logout_uri {
+            None => None,
+            // OIDC Back-Channel Logout §2.2: an absolute URI without a fragment.
+            Some(u) => Some(check_registrable(u, ApplicationType::Web).map_err(|p| meta(p.0))?.to_string()),
+        };
+        let frontchannel_logout_uri = match &self.frontchannel_logout_uri {
+            None => None,
+            Some(u) => {
+                let url = check_registrable(u, ApplicationType::Web).map_err(|p| meta(p.0))?;
+                // OIDC Front-Channel Logout §2: same scheme, host and port as a redirect URI.
+                let same_origin = self.redirect_uris.iter().filter_map(|r| url::Url::parse(r).ok()).any(|r| {
+                    r.scheme() == url.scheme()
+                        && r.host_str() == url.host_str()
+                        && r.port_or_known_default() == url.port_or_known_default()
+                });
+                if !same_origin {
+                    return Err(meta("frontchannel_logout_uri must share scheme, host and port with a redirect URI"));
+                }
+                Some(url.to_string())
+            }
+        };
+        let mut default_acr_values = Vec::new();
+        for v in self.default_acr_values.iter().flatten() {
+            match super::acr::canonical(v) {
+                Some(c) => default_acr_values.push(c.to_owned()),
+                None => return Err(meta(format!("default_acr_values: `{v}` is not offered"))),
+            }
+        }
         for (name, v) in [
             ("refresh_token_absolute_lifetime", self.refresh_token_absolute_lifetime),
             ("refresh_token_idle_lifetime", self.refresh_token_idle_lifetime),
@@ -370,11 +505,12 @@ impl ClientMetadata {
             Some("public") => SubjectType::Public,
             Some(o) => return Err(meta(format!("subject_type `{o}` is not pairwise or public"))),
         };
-        if self.sector_identifier_uri.is_some() {
-            return Err(meta("sector_identifier_uri is not supported yet; register redirect URIs on one host"));
-        }
+        let sector_from_uri = match &self.sector_identifier_uri {
+            None => None,
+            Some(u) => Some(https_url("sector_identifier_uri", u)?.host_str().unwrap_or_default().to_owned()),
+        };
         // OIDC Core §8.1: without a sector identifier URI, pairwise needs one host.
-        if subject_type == SubjectType::Pairwise && hosts.len() > 1 {
+        if subject_type == SubjectType::Pairwise && hosts.len() > 1 && sector_from_uri.is_none() {
             return Err(meta("pairwise clients with redirect URIs on several hosts need a sector_identifier_uri"));
         }
         if let Some(m) = self.default_max_age
@@ -398,7 +534,7 @@ impl ClientMetadata {
             scope,
             id_token_signed_response_alg,
             subject_type,
-            sector_identifier: hosts.first().cloned().unwrap_or_default(),
+            sector_identifier: sector_from_uri.or_else(|| hosts.first().cloned()).unwrap_or_default(),
             application_type,
             default_max_age: self.default_max_age,
             require_auth_time: self.require_auth_time.unwrap_or(false),
@@ -406,6 +542,15 @@ impl ClientMetadata {
             access_token_strategy,
             refresh_token_absolute_lifetime: self.refresh_token_absolute_lifetime,
             refresh_token_idle_lifetime: self.refresh_token_idle_lifetime,
+            jwks,
+            jwks_uri,
+            token_endpoint_auth_signing_alg,
+            sector_identifier_uri: self.sector_identifier_uri.clone(),
+            backchannel_logout_uri,
+            backchannel_logout_session_required: self.backchannel_logout_session_required.unwrap_or(false),
+            frontchannel_logout_uri,
+            frontchannel_logout_session_required: self.frontchannel_logout_session_required.unwrap_or(false),
+            default_acr_values,
         })
     }
 }
