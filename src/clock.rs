@@ -48,3 +48,21 @@ impl Clock for FixedClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// A monotonic stopwatch for measuring durations (shutdown deadlines, tests that check a
+/// failure was fast). It never yields a timestamp, so it cannot leak into tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct Stopwatch(std::time::Instant);
+
+impl Stopwatch {
+    /// Starts measuring now.
+    #[allow(clippy::disallowed_methods)] // Monotonic, for durations only.
+    pub fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    /// Time since [`Stopwatch::start`].
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.0.elapsed()
+    }
+}

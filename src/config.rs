@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 use url::Url;
@@ -22,15 +23,37 @@ pub struct Settings {
     /// Durable store: `sqlite://PATH` (embedded default) or `postgres://…`.
     #[arg(long, env = "DINHDANH_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
-    /// Shared ephemeral store; absent means in-process memory.
+    /// Shared ephemeral store (`redis://…`); absent means in-process memory.
     #[arg(long, env = "DINHDANH_REDIS_URL", global = true)]
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key, so deployments sharing a Redis never collide.
+    #[arg(long, env = "DINHDANH_REDIS_PREFIX", global = true)]
+    pub redis_prefix: Option<String>,
+    /// Longest wait for one Redis command (and for connecting), milliseconds.
+    #[arg(long, env = "DINHDANH_REDIS_TIMEOUT_MS", global = true)]
+    pub redis_timeout_ms: Option<u64>,
     /// Folder with the signing keys.
     #[arg(long, env = "DINHDANH_KEYS_DIR", global = true)]
     pub keys_dir: Option<PathBuf>,
     /// Generate development signing keys when the keys folder has none.
     #[arg(long, env = "DINHDANH_DEV_KEYS", global = true)]
     pub dev_keys: Option<bool>,
+    /// Key-encryption key sealing the private signing keys in the database: base64 of 32
+    /// random bytes (`openssl rand -base64 32`). Prefer the file setting.
+    #[arg(long, env = "DINHDANH_KEY_ENCRYPTION_KEY", global = true, hide_env_values = true)]
+    pub key_encryption_key: Option<SecretString>,
+    /// File holding the key-encryption key (base64 text).
+    #[arg(long, env = "DINHDANH_KEY_ENCRYPTION_KEY_FILE", global = true)]
+    pub key_encryption_key_file: Option<PathBuf>,
+    /// How long a new signing key is published before it signs, seconds.
+    #[arg(long, env = "DINHDANH_KEY_PREPUBLICATION", global = true)]
+    pub key_prepublication: Option<i64>,
+    /// Rotate signing keys every this many days (0: only by `dinhdanh keys rotate`).
+    #[arg(long, env = "DINHDANH_KEY_ROTATION_DAYS", global = true)]
+    pub key_rotation_days: Option<i64>,
+    /// How often each node re-reads the signing keys from the database, seconds.
+    #[arg(long, env = "DINHDANH_KEY_RELOAD_INTERVAL", global = true)]
+    pub key_reload_interval: Option<i64>,
     /// Lifetime of an authorization code, seconds (at most 60).
     #[arg(long, env = "DINHDANH_CODE_TTL", global = true)]
     pub code_ttl: Option<i64>,
@@ -64,6 +87,28 @@ pub struct Settings {
     /// Password hashes allowed to run at once (default: the number of cores).
     #[arg(long, env = "DINHDANH_HASH_CONCURRENCY", global = true)]
     pub hash_concurrency: Option<usize>,
+    /// Sign-ins allowed to wait for a password hasher; beyond it they get 503.
+    #[arg(long, env = "DINHDANH_HASH_QUEUE", global = true)]
+    pub hash_queue: Option<usize>,
+    /// Time a client has to send a request's headers (also the keep-alive idle limit), ms.
+    #[arg(long, env = "DINHDANH_HEADER_TIMEOUT_MS", global = true)]
+    pub header_timeout_ms: Option<u64>,
+    /// Longest a request may take before it is answered 503, milliseconds.
+    #[arg(long, env = "DINHDANH_REQUEST_TIMEOUT_MS", global = true)]
+    pub request_timeout_ms: Option<u64>,
+    /// On SIGTERM: how long `/readyz` says 503 while still serving, milliseconds.
+    #[arg(long, env = "DINHDANH_SHUTDOWN_DRAIN_MS", global = true)]
+    pub shutdown_drain_ms: Option<u64>,
+    /// After the drain: how long in-flight requests may take before the process exits, ms.
+    #[arg(long, env = "DINHDANH_SHUTDOWN_TIMEOUT_MS", global = true)]
+    pub shutdown_timeout_ms: Option<u64>,
+    /// Development only: let outbound fetches (sector documents, `jwks_uri`) reach
+    /// loopback and private addresses, and plain http.
+    #[arg(long, env = "DINHDANH_ALLOW_PRIVATE_FETCH", global = true)]
+    pub allow_private_fetch: Option<bool>,
+    /// Deadline of one outbound fetch (sector document, `jwks_uri`), milliseconds.
+    #[arg(long, env = "DINHDANH_FETCH_TIMEOUT_MS", global = true)]
+    pub fetch_timeout_ms: Option<u64>,
     /// Log format: `text` or `json`.
     #[arg(long, env = "DINHDANH_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
@@ -77,8 +122,15 @@ impl Settings {
             issuer: self.issuer.or(lower.issuer),
             database_url: self.database_url.or(lower.database_url),
             redis_url: self.redis_url.or(lower.redis_url),
+            redis_prefix: self.redis_prefix.or(lower.redis_prefix),
+            redis_timeout_ms: self.redis_timeout_ms.or(lower.redis_timeout_ms),
             keys_dir: self.keys_dir.or(lower.keys_dir),
             dev_keys: self.dev_keys.or(lower.dev_keys),
+            key_encryption_key: self.key_encryption_key.or(lower.key_encryption_key),
+            key_encryption_key_file: self.key_encryption_key_file.or(lower.key_encryption_key_file),
+            key_prepublication: self.key_prepublication.or(lower.key_prepublication),
+            key_rotation_days: self.key_rotation_days.or(lower.key_rotation_days),
+            key_reload_interval: self.key_reload_interval.or(lower.key_reload_interval),
             code_ttl: self.code_ttl.or(lower.code_ttl),
             access_token_ttl: self.access_token_ttl.or(lower.access_token_ttl),
             id_token_ttl: self.id_token_ttl.or(lower.id_token_ttl),
@@ -90,6 +142,13 @@ impl Settings {
             argon2_memory_kib: self.argon2_memory_kib.or(lower.argon2_memory_kib),
             argon2_iterations: self.argon2_iterations.or(lower.argon2_iterations),
             hash_concurrency: self.hash_concurrency.or(lower.hash_concurrency),
+            hash_queue: self.hash_queue.or(lower.hash_queue),
+            header_timeout_ms: self.header_timeout_ms.or(lower.header_timeout_ms),
+            request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
+            shutdown_drain_ms: self.shutdown_drain_ms.or(lower.shutdown_drain_ms),
+            shutdown_timeout_ms: self.shutdown_timeout_ms.or(lower.shutdown_timeout_ms),
+            allow_private_fetch: self.allow_private_fetch.or(lower.allow_private_fetch),
+            fetch_timeout_ms: self.fetch_timeout_ms.or(lower.fetch_timeout_ms),
             log_format: self.log_format.or(lower.log_format),
         }
     }
@@ -139,10 +198,22 @@ pub struct Config {
     pub database_url: String,
     /// Shared ephemeral store URL, if any.
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key.
+    pub redis_prefix: String,
+    /// Bound on each Redis command.
+    pub redis_timeout: Duration,
     /// Signing keys folder.
     pub keys_dir: PathBuf,
     /// Whether development keys may be generated.
     pub dev_keys: bool,
+    /// Where the key-encryption key comes from (`None`: not configured).
+    pub key_encryption_key: Option<KekSource>,
+    /// Pre-publication of new signing keys (s).
+    pub key_prepublication: i64,
+    /// Scheduled rotation period (days; 0 = off).
+    pub key_rotation_days: i64,
+    /// Key reload interval (s).
+    pub key_reload_interval: i64,
     /// Authorization code lifetime (s).
     pub code_ttl: i64,
     /// Access token lifetime (s).
@@ -165,6 +236,20 @@ pub struct Config {
     pub argon2_iterations: u32,
     /// Concurrent password hashes.
     pub hash_concurrency: usize,
+    /// Sign-ins that may wait for a hasher.
+    pub hash_queue: usize,
+    /// Time to receive a request's headers.
+    pub header_timeout: Duration,
+    /// Bound on a whole request.
+    pub request_timeout: Duration,
+    /// Readiness-off period before a graceful shutdown.
+    pub shutdown_drain: Duration,
+    /// Deadline for in-flight requests at shutdown.
+    pub shutdown_timeout: Duration,
+    /// Outbound fetches may reach loopback/private addresses and plain http (development).
+    pub allow_private_fetch: bool,
+    /// Deadline of one outbound fetch.
+    pub fetch_timeout: Duration,
     /// Log format.
     pub log_format: LogFormat,
 }
@@ -179,6 +264,13 @@ pub mod defaults {
     pub const KEYS_DIR: &str = "./keys";
     /// `DINHDANH_CODE_TTL`
     pub const CODE_TTL: i64 = 60;
+    /// The `Cache-Control: max-age` of `/jwks` (seconds): a relying party may use a JWK Set
+    /// this long, so a new key is published longer than this before it signs.
+    pub const JWKS_MAX_AGE: i64 = 300;
+    /// `DINHDANH_KEY_PREPUBLICATION` (one hour: well past the JWKS max-age plus a reload)
+    pub const KEY_PREPUBLICATION: i64 = 3600;
+    /// `DINHDANH_KEY_RELOAD_INTERVAL`
+    pub const KEY_RELOAD_INTERVAL: i64 = 60;
     /// `DINHDANH_ACCESS_TOKEN_TTL`
     pub const ACCESS_TOKEN_TTL: i64 = 600;
     /// `DINHDANH_ID_TOKEN_TTL`
@@ -195,6 +287,22 @@ pub mod defaults {
     pub const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
     /// `DINHDANH_ARGON2_ITERATIONS` (OWASP: 2)
     pub const ARGON2_ITERATIONS: u32 = 2;
+    /// `DINHDANH_FETCH_TIMEOUT_MS`
+    pub const FETCH_TIMEOUT_MS: u64 = 5_000;
+    /// `DINHDANH_REDIS_PREFIX`
+    pub const REDIS_PREFIX: &str = "dd";
+    /// `DINHDANH_REDIS_TIMEOUT_MS`
+    pub const REDIS_TIMEOUT_MS: u64 = 1000;
+    /// `DINHDANH_HASH_QUEUE`, per concurrent hash (default concurrency × this)
+    pub const HASH_QUEUE_PER_HASHER: usize = 16;
+    /// `DINHDANH_HEADER_TIMEOUT_MS`
+    pub const HEADER_TIMEOUT_MS: u64 = 10_000;
+    /// `DINHDANH_REQUEST_TIMEOUT_MS`
+    pub const REQUEST_TIMEOUT_MS: u64 = 10_000;
+    /// `DINHDANH_SHUTDOWN_DRAIN_MS`
+    pub const SHUTDOWN_DRAIN_MS: u64 = 2_000;
+    /// `DINHDANH_SHUTDOWN_TIMEOUT_MS`
+    pub const SHUTDOWN_TIMEOUT_MS: u64 = 10_000;
 }
 
 impl Config {
@@ -209,18 +317,27 @@ impl Config {
             None => format!("http://{listen}"),
         };
         let database_url = s.database_url.unwrap_or_else(|| defaults::DATABASE_URL.to_owned());
-        if !database_url.starts_with("sqlite:") {
-            return Err(bad(
-                "DINHDANH_DATABASE_URL",
-                "only sqlite:// URLs are supported by this build (PostgreSQL support is planned)",
-            ));
+        if DatabaseKind::of(&database_url).is_none() {
+            return Err(bad("DINHDANH_DATABASE_URL", "must be a sqlite://… or postgres://… URL"));
         }
-        if s.redis_url.is_some() {
-            return Err(bad(
-                "DINHDANH_REDIS_URL",
-                "this build keeps ephemeral state in memory only (Redis support is planned); unset it",
-            ));
+        let redis_url = s.redis_url.filter(|u| !u.is_empty());
+        if let Some(url) = &redis_url {
+            validate_redis_url(url)?;
         }
+        let redis_prefix = s.redis_prefix.unwrap_or_else(|| defaults::REDIS_PREFIX.to_owned());
+        if redis_prefix.is_empty()
+            || redis_prefix.len() > 64
+            || !redis_prefix.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+        {
+            return Err(bad("DINHDANH_REDIS_PREFIX", "1 to 64 visible ASCII characters, no `:`"));
+        }
+        let millis = |name: &str, v: Option<u64>, d: u64| -> Result<Duration, ConfigError> {
+            match v.unwrap_or(d) {
+                0 => Err(bad(name, "must be a positive number of milliseconds")),
+                ms => Ok(Duration::from_millis(ms)),
+            }
+        };
+        let redis_timeout = millis("DINHDANH_REDIS_TIMEOUT_MS", s.redis_timeout_ms, defaults::REDIS_TIMEOUT_MS)?;
         let positive = |name: &str, v: Option<i64>, d: i64| -> Result<i64, ConfigError> {
             let v = v.unwrap_or(d);
             if v <= 0 { Err(bad(name, "must be a positive number of seconds")) } else { Ok(v) }
@@ -247,13 +364,62 @@ impl Config {
         if hash_concurrency == 0 {
             return Err(bad("DINHDANH_HASH_CONCURRENCY", "must be at least 1"));
         }
+        let hash_queue =
+            s.hash_queue.unwrap_or_else(|| hash_concurrency.saturating_mul(defaults::HASH_QUEUE_PER_HASHER));
+        let fetch_timeout_ms = s.fetch_timeout_ms.unwrap_or(defaults::FETCH_TIMEOUT_MS);
+        if !(1..=60_000).contains(&fetch_timeout_ms) {
+            return Err(bad("DINHDANH_FETCH_TIMEOUT_MS", "must be 1 to 60000 milliseconds"));
+        }
+        let fetch_timeout = Duration::from_millis(fetch_timeout_ms);
+        let key_encryption_key = match (s.key_encryption_key, s.key_encryption_key_file) {
+            (Some(_), Some(_)) => {
+                return Err(bad("DINHDANH_KEY_ENCRYPTION_KEY", "set it or DINHDANH_KEY_ENCRYPTION_KEY_FILE, not both"));
+            }
+            (Some(k), None) => {
+                check_kek_text(k.expose())?;
+                Some(KekSource::Inline(k))
+            }
+            (None, Some(f)) => Some(KekSource::File(f)),
+            (None, None) => None,
+        };
+        let key_reload_interval =
+            positive("DINHDANH_KEY_RELOAD_INTERVAL", s.key_reload_interval, defaults::KEY_RELOAD_INTERVAL)?;
+        if key_reload_interval > 3600 {
+            return Err(bad("DINHDANH_KEY_RELOAD_INTERVAL", "at most 3600 seconds"));
+        }
+        let key_prepublication =
+            positive("DINHDANH_KEY_PREPUBLICATION", s.key_prepublication, defaults::KEY_PREPUBLICATION)?;
+        // Every relying party's cached JWK Set and every node must know a key before it signs.
+        let least = defaults::JWKS_MAX_AGE + key_reload_interval;
+        if key_prepublication < least {
+            return Err(bad(
+                "DINHDANH_KEY_PREPUBLICATION",
+                format!(
+                    "must be at least {least} s: the JWKS cache lifetime ({} s) plus the key reload interval",
+                    defaults::JWKS_MAX_AGE
+                ),
+            ));
+        }
+        let key_rotation_days = s.key_rotation_days.unwrap_or(0);
+        if !(0..=3650).contains(&key_rotation_days) {
+            return Err(bad("DINHDANH_KEY_ROTATION_DAYS", "0 (off) to 3650 days"));
+        }
+        if key_rotation_days > 0 && key_rotation_days * 86_400 <= key_prepublication {
+            return Err(bad("DINHDANH_KEY_ROTATION_DAYS", "the rotation period must exceed the key pre-publication"));
+        }
         Ok(Config {
             listen,
             issuer,
             database_url,
-            redis_url: None,
+            redis_url,
+            redis_prefix,
+            redis_timeout,
             keys_dir: s.keys_dir.unwrap_or_else(|| PathBuf::from(defaults::KEYS_DIR)),
             dev_keys: s.dev_keys.unwrap_or(true),
+            key_encryption_key,
+            key_prepublication,
+            key_rotation_days,
+            key_reload_interval,
             code_ttl,
             access_token_ttl: positive("DINHDANH_ACCESS_TOKEN_TTL", s.access_token_ttl, defaults::ACCESS_TOKEN_TTL)?,
             id_token_ttl: positive("DINHDANH_ID_TOKEN_TTL", s.id_token_ttl, defaults::ID_TOKEN_TTL)?,
@@ -273,6 +439,18 @@ impl Config {
             argon2_memory_kib,
             argon2_iterations,
             hash_concurrency,
+            hash_queue,
+            header_timeout: millis("DINHDANH_HEADER_TIMEOUT_MS", s.header_timeout_ms, defaults::HEADER_TIMEOUT_MS)?,
+            request_timeout: millis("DINHDANH_REQUEST_TIMEOUT_MS", s.request_timeout_ms, defaults::REQUEST_TIMEOUT_MS)?,
+            // Zero is allowed: no drain period.
+            shutdown_drain: Duration::from_millis(s.shutdown_drain_ms.unwrap_or(defaults::SHUTDOWN_DRAIN_MS)),
+            shutdown_timeout: millis(
+                "DINHDANH_SHUTDOWN_TIMEOUT_MS",
+                s.shutdown_timeout_ms,
+                defaults::SHUTDOWN_TIMEOUT_MS,
+            )?,
+            allow_private_fetch: s.allow_private_fetch.unwrap_or(false),
+            fetch_timeout,
             log_format,
         })
     }
@@ -280,6 +458,99 @@ impl Config {
     /// Whether the issuer is served over HTTPS (decides `Secure` and `__Host-` cookies).
     pub fn is_https(&self) -> bool {
         self.issuer.starts_with("https://")
+    }
+
+    /// Which durable store the database URL selects.
+    pub fn database_kind(&self) -> DatabaseKind {
+        DatabaseKind::of(&self.database_url).unwrap_or(DatabaseKind::Sqlite)
+    }
+}
+
+/// The durable store a `DINHDANH_DATABASE_URL` selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// `sqlite:…`: the embedded default.
+    Sqlite,
+    /// `postgres://…` or `postgresql://…`: for several nodes.
+    Postgres,
+}
+
+impl DatabaseKind {
+    fn of(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// `redis://[:password@]host[:port][/db]`, or a Unix socket (`redis+unix:///path`,
+/// `unix:///path`). `rediss://` needs TLS, which this build does not include.
+fn validate_redis_url(raw: &str) -> Result<(), ConfigError> {
+    let url = Url::parse(raw).map_err(|e| bad("DINHDANH_REDIS_URL", format!("not a URL: {e}")))?;
+    match url.scheme() {
+        "redis" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        "redis+unix" | "unix" if !url.path().is_empty() => Ok(()),
+        "rediss" => Err(bad(
+            "DINHDANH_REDIS_URL",
+            "rediss:// (TLS) is not supported by this build: use redis:// on a private network or a TLS tunnel",
+        )),
+        _ => Err(bad("DINHDANH_REDIS_URL", "must be redis://HOST[:PORT][/DB] or redis+unix:///PATH")),
+    }
+}
+
+/// A secret setting: its `Debug` never shows the value.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretString(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for SecretString {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(SecretString(s.to_owned()))
+    }
+}
+
+/// Where the key-encryption key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KekSource {
+    /// `DINHDANH_KEY_ENCRYPTION_KEY`: the base64 text itself.
+    Inline(SecretString),
+    /// `DINHDANH_KEY_ENCRYPTION_KEY_FILE`: a file holding it.
+    File(PathBuf),
+}
+
+/// The inline key-encryption key must be base64 of 32 bytes (checked here so the error
+/// names the setting; `crypto::seal` decodes it).
+fn check_kek_text(text: &str) -> Result<(), ConfigError> {
+    use base64::Engine;
+    let t = text.trim().trim_end_matches('=');
+    let decoded = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(t)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(t));
+    match decoded {
+        Ok(raw) if raw.len() == 32 => Ok(()),
+        Ok(raw) => Err(bad(
+            "DINHDANH_KEY_ENCRYPTION_KEY",
+            format!("decodes to {} bytes; it must be 32 (openssl rand -base64 32)", raw.len()),
+        )),
+        Err(_) => Err(bad("DINHDANH_KEY_ENCRYPTION_KEY", "not base64 (make one with `openssl rand -base64 32`)")),
     }
 }
 
@@ -334,9 +605,84 @@ mod tests {
             (Settings { code_ttl: Some(600), ..Default::default() }, "DINHDANH_CODE_TTL"),
             (Settings { log_format: Some("xml".into()), ..Default::default() }, "DINHDANH_LOG_FORMAT"),
             (Settings { database_url: Some("mysql://x".into()), ..Default::default() }, "DINHDANH_DATABASE_URL"),
+            (Settings { redis_url: Some("http://x".into()), ..Default::default() }, "DINHDANH_REDIS_URL"),
+            (Settings { redis_url: Some("rediss://x".into()), ..Default::default() }, "DINHDANH_REDIS_URL"),
+            (Settings { redis_prefix: Some("a:b".into()), ..Default::default() }, "DINHDANH_REDIS_PREFIX"),
+            (Settings { redis_prefix: Some(String::new()), ..Default::default() }, "DINHDANH_REDIS_PREFIX"),
+            (Settings { redis_timeout_ms: Some(0), ..Default::default() }, "DINHDANH_REDIS_TIMEOUT_MS"),
+            (Settings { header_timeout_ms: Some(0), ..Default::default() }, "DINHDANH_HEADER_TIMEOUT_MS"),
+            (Settings { shutdown_timeout_ms: Some(0), ..Default::default() }, "DINHDANH_SHUTDOWN_TIMEOUT_MS"),
         ] {
             let e = Config::from_settings(s).unwrap_err();
             assert_eq!(e.setting, name, "{e}");
+        }
+    }
+
+    #[test]
+    fn postgres_and_redis_are_selected_by_url() {
+        let c = Config::from_settings(Settings::default()).unwrap();
+        assert_eq!(c.database_kind(), DatabaseKind::Sqlite);
+        assert_eq!(c.redis_url, None);
+        assert_eq!(c.redis_prefix, "dd");
+        assert_eq!(c.redis_timeout, Duration::from_millis(1000));
+        assert_eq!(c.hash_queue, c.hash_concurrency * defaults::HASH_QUEUE_PER_HASHER);
+        let c = Config::from_settings(Settings {
+            database_url: Some("postgres://dinhdanh@db.internal:5432/dinhdanh".into()),
+            redis_url: Some("redis://:secret@cache.internal:6379/2".into()),
+            redis_prefix: Some("tinh-ha-noi".into()),
+            redis_timeout_ms: Some(250),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.database_kind(), DatabaseKind::Postgres);
+        assert_eq!(c.redis_url.as_deref(), Some("redis://:secret@cache.internal:6379/2"));
+        assert_eq!(c.redis_prefix, "tinh-ha-noi");
+        assert_eq!(c.redis_timeout, Duration::from_millis(250));
+        let c = Config::from_settings(Settings {
+            database_url: Some("postgresql://localhost/x".into()),
+            redis_url: Some("redis+unix:///run/redis.sock".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.database_kind(), DatabaseKind::Postgres);
+        assert!(c.redis_url.is_some());
+    }
+
+    #[test]
+    fn key_settings_are_checked_and_the_kek_never_shows() {
+        let kek = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let c =
+            Config::from_settings(Settings { key_encryption_key: Some(kek.parse().unwrap()), ..Default::default() })
+                .unwrap();
+        assert!(matches!(c.key_encryption_key, Some(KekSource::Inline(_))));
+        assert!(!format!("{c:?}").contains(kek), "the KEK leaks through Debug");
+        assert_eq!(c.key_prepublication, defaults::KEY_PREPUBLICATION);
+        assert!(c.key_prepublication > defaults::JWKS_MAX_AGE + c.key_reload_interval);
+        assert_eq!(c.key_rotation_days, 0);
+        for (s, name) in [
+            (
+                Settings { key_encryption_key: Some("c2hvcnQ=".parse().unwrap()), ..Default::default() },
+                "DINHDANH_KEY_ENCRYPTION_KEY",
+            ),
+            (
+                Settings {
+                    key_encryption_key: Some(kek.parse().unwrap()),
+                    key_encryption_key_file: Some("/run/kek".into()),
+                    ..Default::default()
+                },
+                "DINHDANH_KEY_ENCRYPTION_KEY",
+            ),
+            (Settings { key_prepublication: Some(300), ..Default::default() }, "DINHDANH_KEY_PREPUBLICATION"),
+            (
+                Settings { key_reload_interval: Some(600), key_prepublication: Some(800), ..Default::default() },
+                "DINHDANH_KEY_PREPUBLICATION",
+            ),
+            (Settings { key_reload_interval: Some(0), ..Default::default() }, "DINHDANH_KEY_RELOAD_INTERVAL"),
+            (Settings { key_rotation_days: Some(-1), ..Default::default() }, "DINHDANH_KEY_ROTATION_DAYS"),
+        ] {
+            let e = Config::from_settings(s).unwrap_err();
+            assert_eq!(e.setting, name, "{e}");
+            assert!(!e.to_string().contains(kek));
         }
     }
 }

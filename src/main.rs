@@ -1,5 +1,5 @@
-//! The `dinhdanh` command: `serve` (the default), `migrate`, `client create`, `user create`,
-//! `keys list`. Reads configuration (flags > `DINHDANH_*` > `dinhdanh.toml` > defaults),
+//! The `dinhdanh` command: `serve` (the default), `migrate`, `client …`, `user …`,
+//! `registration token create`, `admin bootstrap`, `keys list|rotate|retire`. Reads configuration (flags > `DINHDANH_*` > `dinhdanh.toml` > defaults),
 //! then hands over to `app`.
 
 use std::io::Read;
@@ -11,7 +11,10 @@ use clap::{Parser, Subcommand};
 use dinhdanh::clock::{Clock, SystemClock};
 use dinhdanh::config::{Config, LogFormat, Settings};
 use dinhdanh::flows::admin;
+use dinhdanh::identity::PersonStatus;
+use dinhdanh::outbound::FetchLimits;
 use dinhdanh::protocol::client::ClientMetadata;
+use dinhdanh::store::{ClientRecord, ClientStatus};
 
 #[derive(Parser)]
 #[command(name = "dinhdanh", version, about = "Electronic-identity OpenID Connect Provider")]
@@ -41,7 +44,17 @@ enum Command {
         #[command(subcommand)]
         action: UserAction,
     },
-    /// Inspect signing keys.
+    /// Dynamic client registration: initial access tokens.
+    Registration {
+        #[command(subcommand)]
+        action: RegistrationAction,
+    },
+    /// Administration: the first admin API credential.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// Signing keys: list, rotate, retire.
     Keys {
         #[command(subcommand)]
         action: KeysAction,
@@ -56,6 +69,73 @@ enum ClientAction {
         /// The metadata JSON file, or `-` for standard input.
         #[arg(long)]
         metadata: PathBuf,
+    },
+    /// Replace a client's metadata (a `client_secret` in it sets a new secret).
+    Update {
+        client_id: String,
+        /// The metadata JSON file, or `-` for standard input.
+        #[arg(long)]
+        metadata: PathBuf,
+    },
+    /// List clients, one page at a time (no secrets).
+    List {
+        #[arg(long)]
+        limit: Option<String>,
+        /// `next_cursor` of the previous page.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Show one client (no secret).
+    Show { client_id: String },
+    /// Disable a client: refused everywhere until enabled.
+    Disable { client_id: String },
+    /// Enable a disabled client.
+    Enable { client_id: String },
+    /// Delete a client with its consents and refresh tokens.
+    Delete { client_id: String },
+}
+
+#[derive(Subcommand)]
+enum RegistrationAction {
+    /// Initial access tokens for `POST /register`.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Mint an initial access token; prints `{"token", "id", "expires_at", "max_uses",
+    /// "policy"}` (the token is shown this once and stored as a digest).
+    Create {
+        /// Policy JSON file (`grant_types`, `scope`, `token_endpoint_auth_methods`,
+        /// `redirect_uri_hosts`); the default policy without it.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Lifetime in seconds (default 7 days).
+        #[arg(long)]
+        expires_in: Option<i64>,
+        /// How many registrations it allows (default: any number until it expires).
+        #[arg(long)]
+        max_uses: Option<i64>,
+        /// Print JSON (the only format; accepted for scripts).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Create the admin API's service client (client credentials, scopes `admin:clients
+    /// admin:people`) and print its client_id and secret once; if it exists, print how to
+    /// use it.
+    Bootstrap {
+        #[arg(long, default_value = admin::BOOTSTRAP_CLIENT_ID)]
+        client_id: String,
+        /// Print JSON (the only format; accepted for scripts).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -86,12 +166,50 @@ enum UserAction {
         #[arg(long)]
         address: Option<String>,
     },
+    /// List people, one page at a time (personal numbers masked).
+    List {
+        #[arg(long)]
+        limit: Option<String>,
+        /// `next_cursor` of the previous page.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Show one person by id.
+    Show { id: String },
+    /// Disable a person: no sign-in, tokens stop working.
+    Disable { id: String },
+    /// Enable a disabled person.
+    Enable { id: String },
+    /// Delete a person with their consents and refresh tokens.
+    Delete { id: String },
 }
 
 #[derive(Subcommand)]
 enum KeysAction {
-    /// List the signing keys (kid, alg), as published in the JWKS.
-    List,
+    /// List the signing keys with their states (next, active, retired) and times.
+    List {
+        /// Also list removed keys.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Start a rotation: a new key is published now and signs after the pre-publication
+    /// period (DINHDANH_KEY_PREPUBLICATION); the key it replaces stays published until
+    /// the tokens it signed have expired.
+    Rotate {
+        /// Only this algorithm (ES256, RS256, PS256, EdDSA); default: all of them.
+        #[arg(long)]
+        alg: Option<String>,
+    },
+    /// Take a key out of service now; an active key is replaced at once (by the waiting
+    /// next key of its algorithm, or a new one).
+    Retire {
+        /// The key id.
+        #[arg(long)]
+        kid: String,
+        /// Also unpublish it at once (a compromised key): tokens it signed stop verifying.
+        #[arg(long)]
+        remove: bool,
+    },
 }
 
 fn init_logging(format: LogFormat) {
@@ -138,6 +256,118 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Reads a JSON document from a file, or standard input for `-`.
+fn read_json(path: &std::path::Path) -> Result<serde_json::Value, String> {
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map(|_| s)
+    } else {
+        std::fs::read_to_string(path)
+    };
+    let text = text.map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: not JSON: {e}", path.display()))
+}
+
+fn read_metadata(path: &std::path::Path) -> Result<ClientMetadata, String> {
+    serde_json::from_value(read_json(path)?).map_err(|e| format!("invalid_client_metadata: {e}"))
+}
+
+/// `dinhdanh client …`: the same `flows::admin` operations as the admin API.
+async fn client_command(config: &Config, now: i64, action: ClientAction) -> ExitCode {
+    let store = match dinhdanh::app::open_store(config).await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let store = store.as_ref();
+    let limits = FetchLimits::from_config(config);
+    let shown = |r: Result<ClientRecord, admin::AdminError>| match r {
+        Ok(r) => print_json(&admin::client_json(&r)),
+        Err(e) => fail(e),
+    };
+    match action {
+        ClientAction::Create { metadata } => {
+            let md = match read_metadata(&metadata) {
+                Ok(m) => m,
+                Err(e) => return fail(e),
+            };
+            match admin::register_client_with(store, &limits, &md, now).await {
+                Ok(r) => print_json(&r.response()),
+                Err(e) => fail(e),
+            }
+        }
+        ClientAction::Update { client_id, metadata } => {
+            let md = match read_metadata(&metadata) {
+                Ok(m) => m,
+                Err(e) => return fail(e),
+            };
+            match admin::update_client(store, &limits, &client_id, &md, now).await {
+                Ok(r) => print_json(&r.response()),
+                Err(e) => fail(e),
+            }
+        }
+        ClientAction::List { limit, cursor } => {
+            let page = match admin::paging(limit.as_deref(), cursor.as_deref()) {
+                Ok((limit, after)) => admin::list_clients(store, limit, after.as_deref()).await,
+                Err(e) => Err(e),
+            };
+            match page {
+                Ok(p) => print_json(&serde_json::json!({
+                    "items": p.items.iter().map(admin::client_json).collect::<Vec<_>>(),
+                    "next_cursor": p.next_cursor,
+                })),
+                Err(e) => fail(e),
+            }
+        }
+        ClientAction::Show { client_id } => shown(admin::get_client(store, &client_id).await),
+        ClientAction::Disable { client_id } => {
+            shown(admin::set_client_status(store, &client_id, ClientStatus::Disabled, now).await)
+        }
+        ClientAction::Enable { client_id } => {
+            shown(admin::set_client_status(store, &client_id, ClientStatus::Active, now).await)
+        }
+        ClientAction::Delete { client_id } => match admin::delete_client(store, &client_id).await {
+            Ok(()) => print_json(&serde_json::json!({"deleted": client_id})),
+            Err(e) => fail(e),
+        },
+    }
+}
+
+/// `dinhdanh user list|show|disable|enable|delete` (`user create` is in `run`).
+async fn user_command(config: &Config, now: i64, action: UserAction) -> ExitCode {
+    let store = match dinhdanh::app::open_store(config).await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let store = store.as_ref();
+    let shown = |r: Result<dinhdanh::identity::Person, admin::AdminError>| match r {
+        Ok(p) => print_json(&admin::person_json(&p)),
+        Err(e) => fail(e),
+    };
+    match action {
+        UserAction::Create { .. } => fail("user create is handled in run"),
+        UserAction::List { limit, cursor } => {
+            let page = match admin::paging(limit.as_deref(), cursor.as_deref()) {
+                Ok((limit, after)) => admin::list_people(store, limit, after.as_deref()).await,
+                Err(e) => Err(e),
+            };
+            match page {
+                Ok(p) => print_json(&serde_json::json!({
+                    "items": p.items.iter().map(admin::person_json).collect::<Vec<_>>(),
+                    "next_cursor": p.next_cursor,
+                })),
+                Err(e) => fail(e),
+            }
+        }
+        UserAction::Show { id } => shown(admin::get_person(store, &id).await),
+        UserAction::Disable { id } => shown(admin::set_person_status(store, &id, PersonStatus::Disabled, now).await),
+        UserAction::Enable { id } => shown(admin::set_person_status(store, &id, PersonStatus::Active, now).await),
+        UserAction::Delete { id } => match admin::delete_person(store, &id).await {
+            Ok(()) => print_json(&serde_json::json!({"deleted": id})),
+            Err(e) => fail(e),
+        },
+    }
+}
+
 async fn run(cli: Cli) -> ExitCode {
     let file = match &cli.config {
         Some(path) => Settings::from_toml_file(path, true),
@@ -176,27 +406,47 @@ async fn run(cli: Cli) -> ExitCode {
             }
             Err(e) => fail(e),
         },
-        Command::Client { action: ClientAction::Create { metadata } } => {
-            let text = if metadata.as_os_str() == "-" {
-                let mut s = String::new();
-                std::io::stdin().read_to_string(&mut s).map(|_| s)
-            } else {
-                std::fs::read_to_string(&metadata)
-            };
-            let text = match text {
-                Ok(t) => t,
-                Err(e) => return fail(format!("{}: {e}", metadata.display())),
-            };
-            let md: ClientMetadata = match serde_json::from_str(&text) {
-                Ok(m) => m,
-                Err(e) => return fail(format!("invalid_client_metadata: {e}")),
+        Command::Client { action } => client_command(&config, clock.now(), action).await,
+        Command::Registration { action: RegistrationAction::Token { action } } => {
+            let TokenAction::Create { policy, expires_in, max_uses, json: _ } = action;
+            let policy = match policy.map(|p| read_json(&p)).transpose() {
+                Ok(p) => p,
+                Err(e) => return fail(e),
             };
             let store = match dinhdanh::app::open_store(&config).await {
                 Ok(s) => s,
                 Err(e) => return fail(e),
             };
-            match admin::register_client(store.as_ref(), &md, clock.now()).await {
-                Ok(r) => print_json(&r.response()),
+            match admin::create_initial_token(store.as_ref(), policy.as_ref(), expires_in, max_uses, clock.now()).await
+            {
+                Ok(t) => print_json(&t.response()),
+                Err(e) => fail(e),
+            }
+        }
+        Command::Admin { action: AdminAction::Bootstrap { client_id, json: _ } } => {
+            let store = match dinhdanh::app::open_store(&config).await {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            let token_endpoint = format!("{}/token", config.issuer);
+            match admin::bootstrap_admin(store.as_ref(), &client_id, clock.now()).await {
+                Ok(admin::Bootstrap::Created(r)) => print_json(&serde_json::json!({
+                    "client_id": r.client.client_id,
+                    "client_secret": r.client_secret,
+                    "scope": r.client.scope.to_string(),
+                    "token_endpoint": token_endpoint,
+                    "admin_api": format!("{}/admin/api/v1", config.issuer),
+                    "usage": format!("curl -u {}:SECRET {token_endpoint} -d grant_type=client_credentials -d scope='{}'; then send the access token as `Authorization: Bearer` to the admin API. The secret is shown this once.", r.client.client_id, r.client.scope),
+                })),
+                Ok(admin::Bootstrap::Exists(rec)) => print_json(&serde_json::json!({
+                    "client_id": rec.client.client_id,
+                    "client_secret": null,
+                    "exists": true,
+                    "scope": rec.client.scope.to_string(),
+                    "token_endpoint": token_endpoint,
+                    "admin_api": format!("{}/admin/api/v1", config.issuer),
+                    "usage": format!("The client exists; its secret was shown when it was created. Get a token with `curl -u {}:SECRET {token_endpoint} -d grant_type=client_credentials`, or set a new secret with `dinhdanh client update {} --metadata FILE` (a client_secret of at least 32 characters in FILE), or bootstrap another id with --client-id.", rec.client.client_id, rec.client.client_id),
+                })),
                 Err(e) => fail(e),
             }
         }
@@ -235,12 +485,66 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
-        Command::Keys { action: KeysAction::List } => {
-            match dinhdanh::crypto::keys::KeySet::load_or_generate(&config.keys_dir, false) {
-                Ok(keys) => print_json(&serde_json::json!({
-                    "development": keys.development,
-                    "keys": keys.keys().iter().map(|k| serde_json::json!({"kid": k.kid, "alg": k.alg.as_str()})).collect::<Vec<_>>(),
-                })),
+        Command::User { action } => user_command(&config, clock.now(), action).await,
+        Command::Keys { action } => keys_command(&config, clock.now(), action).await,
+    }
+}
+
+/// `dinhdanh keys …`: works on the database the servers share; they see a change at
+/// their next key reload (DINHDANH_KEY_RELOAD_INTERVAL).
+async fn keys_command(config: &Config, now: i64, action: KeysAction) -> ExitCode {
+    use dinhdanh::flows::keys::{self as key_flows, KeyPolicy};
+    use dinhdanh::protocol::client::SigningAlg;
+    let store = match dinhdanh::app::open_store(config).await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let policy = KeyPolicy::from_config(config);
+    if let KeysAction::List { all } = action {
+        return match key_flows::list(store.as_ref(), all).await {
+            Ok(rows) => print_json(&serde_json::json!({
+                "now": key_flows::rfc3339(now),
+                "keys": rows.iter().map(key_flows::describe).collect::<Vec<_>>(),
+            })),
+            Err(e) => fail(e),
+        };
+    }
+    let kek = match key_flows::open_kek(config) {
+        Ok((kek, _)) => kek,
+        Err(e) => return fail(e),
+    };
+    match action {
+        KeysAction::List { .. } => ExitCode::SUCCESS,
+        KeysAction::Rotate { alg } => {
+            let algs: Vec<SigningAlg> = match alg.as_deref() {
+                None => SigningAlg::ALL.to_vec(),
+                Some(name) => match SigningAlg::parse(name) {
+                    Some(a) => vec![a],
+                    None => return fail(format!("--alg {name}: not one of ES256, RS256, PS256, EdDSA")),
+                },
+            };
+            let mut started = Vec::new();
+            for alg in algs {
+                match key_flows::rotate(store.as_ref(), &kek, &policy, alg, now).await {
+                    Ok(row) => started.push(key_flows::describe(&row)),
+                    Err(e) => {
+                        let _ = print_json(&serde_json::json!({"rotated": started}));
+                        return fail(e);
+                    }
+                }
+            }
+            print_json(&serde_json::json!({"rotated": started}))
+        }
+        KeysAction::Retire { kid, remove } => {
+            match key_flows::retire(store.as_ref(), &kek, &policy, &kid, remove, now).await {
+                Ok(outcome) => {
+                    let (state, successor) = match outcome {
+                        dinhdanh::store::Retirement::Retired { successor } => ("retired", successor),
+                        dinhdanh::store::Retirement::Removed { successor } => ("removed", successor),
+                        _ => ("unchanged", None),
+                    };
+                    print_json(&serde_json::json!({"kid": kid, "state": state, "now_signing": successor}))
+                }
                 Err(e) => fail(e),
             }
         }

@@ -1,6 +1,8 @@
-//! Compact JWS (RFC 7515) signing with the parsed keys of [`KeySet`], and verification of
-//! tokens this server signed (ID token hints, access tokens). Claims are checked by the
-//! caller; this module only answers "did one of our keys sign exactly these bytes".
+//! Compact JWS (RFC 7515) signing with the parsed keys of [`KeySet`] (ES256, RS256,
+//! PS256, EdDSA), and verification of tokens this server signed (ID token hints, access
+//! tokens) against every key it publishes, so tokens signed before a rotation keep
+//! verifying until their key leaves the JWKS. Claims are checked by the caller; this
+//! module only answers "did one of our keys sign exactly these bytes".
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,7 +19,8 @@ pub const TYP_ACCESS_TOKEN: &str = "at+jwt";
 
 /// Signs `claims` with the key for `alg`, with the given `typ` header.
 pub fn sign(keys: &KeySet, alg: SigningAlg, typ: &str, claims: &Value) -> Result<String, CryptoError> {
-    let key = keys.signer(alg)?;
+    let snapshot = keys.current();
+    let key = snapshot.signer(alg)?;
     let header = json!({"alg": alg.as_str(), "typ": typ, "kid": key.kid});
     let mut out = String::with_capacity(512);
     out.push_str(&URL_SAFE_NO_PAD.encode(header.to_string()));
@@ -51,7 +54,8 @@ pub fn verify(keys: &KeySet, token: &str, typ: Option<&str>) -> Result<Verified,
     let decode = |p: &str| URL_SAFE_NO_PAD.decode(p).map_err(|_| CryptoError::InvalidJwt("bad base64url"));
     let header: Value = serde_json::from_slice(&decode(h)?).map_err(|_| CryptoError::InvalidJwt("bad header"))?;
     let kid = header["kid"].as_str().ok_or(CryptoError::InvalidJwt("no kid"))?;
-    let key = keys.find(kid).ok_or(CryptoError::InvalidJwt("unknown kid"))?;
+    let snapshot = keys.current();
+    let key = snapshot.find(kid).ok_or(CryptoError::InvalidJwt("unknown kid"))?;
     if header["alg"].as_str() != Some(key.alg.as_str()) {
         return Err(CryptoError::InvalidJwt("alg does not match the key"));
     }
@@ -73,10 +77,19 @@ pub fn verify(keys: &KeySet, token: &str, typ: Option<&str>) -> Result<Verified,
 }
 
 /// OIDC Core §3.1.3.6 `at_hash` (and `c_hash`): the left half of the hash of the token's
-/// ASCII bytes, with the hash of the signing alg (SHA-256 for ES256 and RS256).
-pub fn left_half_hash(value: &str, _alg: SigningAlg) -> String {
-    let d = super::digest::sha256(value.as_bytes());
-    URL_SAFE_NO_PAD.encode(&d[..16])
+/// ASCII bytes, with the hash of the signing alg: SHA-256 for ES256, RS256 and PS256;
+/// SHA-512 for EdDSA with Ed25519 (OIDC Core errata set 2, as RP libraries compute it).
+pub fn left_half_hash(value: &str, alg: SigningAlg) -> String {
+    match alg {
+        SigningAlg::EdDSA => {
+            let d = ring::digest::digest(&ring::digest::SHA512, value.as_bytes());
+            URL_SAFE_NO_PAD.encode(&d.as_ref()[..32])
+        }
+        SigningAlg::ES256 | SigningAlg::RS256 | SigningAlg::PS256 => {
+            let d = super::digest::sha256(value.as_bytes());
+            URL_SAFE_NO_PAD.encode(&d[..16])
+        }
+    }
 }
 
 #[cfg(test)]
@@ -111,5 +124,29 @@ mod tests {
     fn at_hash_is_the_left_half_of_sha256() {
         // SHA-256("") = e3b0c442 98fc1c14 9afbf4c8 996fb924 …; its first 16 bytes, base64url.
         assert_eq!(left_half_hash("", SigningAlg::RS256), "47DEQpj8HBSa-_TImW-5JA");
+        assert_eq!(left_half_hash("", SigningAlg::PS256), "47DEQpj8HBSa-_TImW-5JA");
+        // SHA-512("") = cf83e135 7eefb8bd f1542850 d66d8007 d620e405 0b5715dc 83f4a921 d36ce9ce …
+        let expected = URL_SAFE_NO_PAD.encode([
+            0xcf, 0x83, 0xe1, 0x35, 0x7e, 0xef, 0xb8, 0xbd, 0xf1, 0x54, 0x28, 0x50, 0xd6, 0x6d, 0x80, 0x07, 0xd6, 0x20,
+            0xe4, 0x05, 0x0b, 0x57, 0x15, 0xdc, 0x83, 0xf4, 0xa9, 0x21, 0xd3, 0x6c, 0xe9, 0xce,
+        ]);
+        assert_eq!(left_half_hash("", SigningAlg::EdDSA), expected);
+    }
+
+    #[test]
+    fn a_key_that_no_longer_signs_still_verifies_until_unpublished() {
+        use super::super::keys::{KeySnapshot, SigningKey, generate};
+        use std::sync::Arc;
+        let key = |alg| Arc::new(SigningKey::from_pkcs8(alg, &generate(alg, 2048).unwrap()).unwrap());
+        let (old, new) = (key(SigningAlg::EdDSA), key(SigningAlg::EdDSA));
+        let keys = KeySet::new(KeySnapshot::new(vec![(old.clone(), true), (new.clone(), false)]), None, false);
+        let before = sign(&keys, SigningAlg::EdDSA, TYP_JWT, &json!({"n": 1})).unwrap();
+        assert_eq!(verify(&keys, &before, None).unwrap().header["kid"], old.kid.as_str());
+        keys.replace(KeySnapshot::new(vec![(new.clone(), true), (old.clone(), false)]));
+        let after = sign(&keys, SigningAlg::EdDSA, TYP_JWT, &json!({"n": 2})).unwrap();
+        assert_eq!(verify(&keys, &after, None).unwrap().header["kid"], new.kid.as_str());
+        assert!(verify(&keys, &before, None).is_ok(), "retired but published");
+        keys.replace(KeySnapshot::new(vec![(new.clone(), true)]));
+        assert!(verify(&keys, &before, None).is_err(), "removed");
     }
 }

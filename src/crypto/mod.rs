@@ -1,11 +1,13 @@
 //! The only module that touches key material, JOSE, password hashing and randomness:
-//! signing keys and the JWKS view, JWT signing and verification, argon2id off the async
+//! signing keys and the JWKS view, their sealing at rest, JWT signing and verification, argon2id off the async
 //! runtime, opaque tokens and their digests, pairwise subjects.
 
+pub mod assertion;
 pub mod jwt;
 pub mod keys;
 pub mod opaque;
 pub mod password;
+pub mod seal;
 
 /// Digests that are not secrets themselves (PKCE, token digests, `at_hash`).
 pub mod digest {
@@ -39,4 +41,7 @@ pub enum CryptoError {
     /// Password hashing failed.
     #[error("password hashing failed")]
     Hash,
+    /// Every password hasher is busy and the wait queue is full.
+    #[error("password hashing is saturated; try again shortly")]
+    Busy,
 }

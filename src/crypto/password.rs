@@ -1,11 +1,14 @@
 //! Password hashing with argon2id, always on the blocking pool and never more at once than
-//! the configured concurrency, so a login flood cannot starve the async runtime. Unknown
-//! accounts are checked against a dummy hash so timing does not reveal which exist.
+//! the configured concurrency, so a login flood cannot starve the async runtime. At most
+//! `queue` callers wait for a turn; beyond that the hasher answers [`HasherBusy`] at once,
+//! so a flood gets a quick "try again" instead of an ever longer wait. Unknown accounts
+//! are checked against a dummy hash so timing does not reveal which exist.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use super::CryptoError;
 
@@ -17,7 +20,24 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+    queue: usize,
     dummy: Arc<OnceCell<String>>,
+}
+
+/// Every hasher is busy and the wait queue is full: the caller should answer "try again
+/// shortly" (503 with `Retry-After`), not "wrong password".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("password hashing is saturated")]
+pub struct HasherBusy;
+
+/// Counts one waiter while alive (also when the wait is cancelled).
+struct Waiting(Arc<AtomicUsize>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -27,19 +47,59 @@ impl std::fmt::Debug for PasswordHasher {
 }
 
 impl PasswordHasher {
-    /// A hasher with memory `m_kib`, `t` iterations, one lane, at most `concurrency` at once.
+    /// A hasher with memory `m_kib`, `t` iterations, one lane, at most `concurrency` at once
+    /// and an unbounded wait queue (see [`PasswordHasher::with_queue`]).
     pub fn new(m_kib: u32, t: u32, concurrency: usize) -> Result<Self, CryptoError> {
         let params = Params::new(m_kib, t, 1, None).map_err(|_| CryptoError::Hash)?;
-        Ok(Self { params, permits: Arc::new(Semaphore::new(concurrency.max(1))), dummy: Arc::new(OnceCell::new()) })
+        Ok(Self {
+            params,
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            queue: usize::MAX,
+            dummy: Arc::new(OnceCell::new()),
+        })
+    }
+
+    /// Lets at most `queue` callers wait for a hasher; more get [`HasherBusy`] at once.
+    pub fn with_queue(mut self, queue: usize) -> Self {
+        self.queue = queue;
+        self
+    }
+
+    /// Callers waiting for a hasher now (for metrics and tests).
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
+    async fn permit(&self) -> Result<OwnedSemaphorePermit, HasherBusy> {
+        if let Ok(p) = self.permits.clone().try_acquire_owned() {
+            return Ok(p);
+        }
+        let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(self.waiting.clone());
+        if queued >= self.queue {
+            return Err(HasherBusy);
+        }
+        self.permits.clone().acquire_owned().await.map_err(|_| HasherBusy)
     }
 
     fn argon2(params: Params) -> Argon2<'static> {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
     }
 
-    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T, CryptoError> {
-        let _permit = self.permits.acquire().await.map_err(|_| CryptoError::Hash)?;
-        tokio::task::spawn_blocking(f).await.map_err(|_| CryptoError::Hash)
+    /// Runs `f` on the blocking pool holding a permit; the permit goes with the work, so
+    /// a caller that gives up (a timed-out request) does not free it while argon2 runs.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<Result<T, CryptoError>, HasherBusy> {
+        let permit = self.permit().await?;
+        Ok(tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .map_err(|_| CryptoError::Hash))
     }
 
     /// Hashes a new password into a PHC string.
@@ -49,33 +109,46 @@ impl PasswordHasher {
         }
         let params = self.params.clone();
         self.blocking(move || Self::argon2(params).hash_password(password.as_bytes()).map(|h| h.to_string()))
-            .await?
+            .await
+            .map_err(|_| CryptoError::Busy)??
             .map_err(|_| CryptoError::Hash)
     }
 
-    /// Whether `password` matches `stored`. With no stored hash (unknown account) a dummy
-    /// hash is checked so the answer takes as long, and is `false`.
+    /// Whether `password` matches `stored`; `false` also when the hasher is saturated (use
+    /// [`PasswordHasher::check`] to tell the two apart). With no stored hash (unknown
+    /// account) a dummy hash is checked so the answer takes as long, and is `false`.
     pub async fn verify(&self, password: String, stored: Option<String>) -> bool {
+        self.check(password, stored).await.unwrap_or(false)
+    }
+
+    /// Like [`PasswordHasher::verify`], but a saturated hasher is [`HasherBusy`], never
+    /// a wrong password.
+    pub async fn check(&self, password: String, stored: Option<String>) -> Result<bool, HasherBusy> {
         if password.len() > MAX_PASSWORD_BYTES {
-            return false;
+            return Ok(false);
         }
         let (hash, real) = match stored {
             Some(h) => (h, true),
             None => match self.dummy_hash().await {
-                Some(d) => (d, false),
-                None => return false,
+                Ok(Some(d)) => (d, false),
+                Ok(None) => return Ok(false),
+                Err(busy) => return Err(busy),
             },
         };
         let params = self.params.clone();
         let ok = self
             .blocking(move || Self::argon2(params).verify_password(password.as_bytes(), hash.as_str()).is_ok())
-            .await
+            .await?
             .unwrap_or(false);
-        ok && real
+        Ok(ok && real)
     }
 
-    async fn dummy_hash(&self) -> Option<String> {
-        self.dummy.get_or_try_init(|| self.hash(super::opaque::random_token())).await.ok().cloned()
+    async fn dummy_hash(&self) -> Result<Option<String>, HasherBusy> {
+        match self.dummy.get_or_try_init(|| self.hash(super::opaque::random_token())).await {
+            Ok(d) => Ok(Some(d.clone())),
+            Err(CryptoError::Busy) => Err(HasherBusy),
+            Err(_) => Ok(None),
+        }
     }
 }
 
@@ -93,5 +166,32 @@ mod tests {
         assert!(!h.verify("mật khẩu đúng".into(), None).await);
         assert!(!h.verify("x".repeat(MAX_PASSWORD_BYTES + 1), Some(stored)).await);
         assert!(h.hash("x".repeat(MAX_PASSWORD_BYTES + 1)).await.is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_answers_busy_at_once_and_drains() {
+        // One hasher, one waiter: of many concurrent checks, the extra ones are refused
+        // without waiting, and the hasher serves again once the flood is over.
+        let h = PasswordHasher::new(32 * 1024, 3, 1).unwrap().with_queue(1);
+        let stored = h.hash("pw".into()).await.unwrap();
+        let tasks: Vec<_> = (0..12)
+            .map(|_| {
+                let (h, stored) = (h.clone(), stored.clone());
+                tokio::spawn(async move { h.check("pw".into(), Some(stored)).await })
+            })
+            .collect();
+        let mut ok = 0;
+        let mut busy = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(true) => ok += 1,
+                Ok(false) => panic!("a right password was refused"),
+                Err(HasherBusy) => busy += 1,
+            }
+        }
+        assert!(ok >= 2 && busy >= 1, "ok {ok}, busy {busy}");
+        assert_eq!(h.waiting(), 0);
+        assert!(h.check("pw".into(), Some(stored.clone())).await.unwrap());
+        assert!(!h.verify("wrong".into(), Some(stored)).await);
     }
 }

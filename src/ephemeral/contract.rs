@@ -8,6 +8,8 @@ use super::{EphemeralStore, Namespace, Taken};
 /// Runs every check against an empty `store`.
 pub async fn run_all(store: &dyn EphemeralStore) {
     let t = 1_000;
+    // a reachable store answers a ping
+    store.ping().await.unwrap();
     // put / get / expiry
     store.put(Namespace::Session, "s1", b"v1".to_vec(), 10, None, t).await.unwrap();
     assert_eq!(store.get(Namespace::Session, "s1", t + 9).await.unwrap(), Some(b"v1".to_vec()));

@@ -160,6 +160,10 @@ impl EphemeralStore for MemoryStore {
             }
         }
     }
+
+    async fn ping(&self) -> Result<(), EphemeralError> {
+        self.lock().map(|_| ())
+    }
 }
 
 #[cfg(test)]

@@ -21,10 +21,14 @@ pub enum Namespace {
     Interaction,
     /// Browser sessions, by cookie digest.
     Session,
+    /// The clients a browser session signed in to, by session id (for logout).
+    SessionClients,
     /// Issued access tokens, by `jti`.
     AccessToken,
     /// Rate-limit counters.
     RateLimit,
+    /// Single-use identifiers seen (client assertion `jti`s), kept until they expire.
+    Replay,
 }
 
 impl Namespace {
@@ -34,8 +38,10 @@ impl Namespace {
             Self::Code => "code",
             Self::Interaction => "ix",
             Self::Session => "sess",
+            Self::SessionClients => "sc",
             Self::AccessToken => "at",
             Self::RateLimit => "rl",
+            Self::Replay => "rp",
         }
     }
 }
@@ -84,4 +90,6 @@ pub trait EphemeralStore: Send + Sync {
     async fn revoke_by_grant(&self, grant: &str) -> Result<(), EphemeralError>;
     /// Increments a counter that lives `ttl` seconds from its first increment.
     async fn incr(&self, ns: Namespace, key: &str, ttl: i64, now: UnixTime) -> Result<u64, EphemeralError>;
+    /// Whether the backend answers (within its timeout), for `/readyz`.
+    async fn ping(&self) -> Result<(), EphemeralError>;
 }

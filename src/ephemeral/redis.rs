@@ -253,6 +253,10 @@ impl EphemeralStore for RedisStore {
         let mut conn = self.conn.clone();
         self.bounded("incr", invocation.invoke_async(&mut conn)).await
     }
+
+    async fn ping(&self) -> Result<(), EphemeralError> {
+        RedisStore::ping(self).await
+    }
 }
 
 #[cfg(test)]

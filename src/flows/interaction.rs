@@ -259,7 +259,11 @@ async fn login_step(
                 _ => (None, None),
             };
             // Unknown accounts are checked against a dummy hash: same work, same answer.
-            let ok = svc.hasher.verify(form.password, hash).await;
+            // A saturated hasher is "try again shortly" (503 + Retry-After), never "wrong".
+            let Ok(ok) = svc.hasher.check(form.password, hash).await else {
+                tracing::warn!(outcome = "busy", "sign-in refused: password hashing saturated");
+                return Ok(unavailable(locale).into());
+            };
             let Some(person) = person.filter(|_| ok) else {
                 svc.ephemeral
                     .incr(Namespace::RateLimit, &throttle_key, LOGIN_WINDOW, now)

@@ -58,6 +58,28 @@ pub fn error_response(issuer: &str, target: &Target, err: &OAuthError) -> Author
     build_response(&target.redirect_uri, target.response_mode, fields)
 }
 
+/// Adds `client_id` to the clients a browser session signed in to, so logout can notify
+/// them all.
+async fn remember_client(svc: &Services, sid: &str, client_id: &str, now: i64) -> Result<(), OAuthError> {
+    let key = token_digest(sid);
+    let raw = svc.ephemeral.get(Namespace::SessionClients, &key, now).await.map_err(ephemeral_failed)?;
+    let mut clients: Vec<String> = raw.and_then(|r| super::decode(&r)).unwrap_or_default();
+    if clients.iter().any(|c| c == client_id) {
+        return Ok(());
+    }
+    clients.push(client_id.to_owned());
+    svc.ephemeral
+        .put(Namespace::SessionClients, &key, encode(&clients)?, svc.config.session_ttl, None, now)
+        .await
+        .map_err(ephemeral_failed)
+}
+
+/// The clients the session `sid` signed in to.
+pub async fn session_clients(svc: &Services, sid: &str, now: i64) -> Result<Vec<String>, OAuthError> {
+    let raw = svc.ephemeral.get(Namespace::SessionClients, &token_digest(sid), now).await.map_err(ephemeral_failed)?;
+    Ok(raw.and_then(|r| super::decode(&r)).unwrap_or_default())
+}
+
 /// Issues a code for `req` on `session` and builds the success response.
 pub async fn issue_code(
     svc: &Services,
@@ -88,6 +110,7 @@ pub async fn issue_code(
         .put(Namespace::Code, &token_digest(&code), encode(&record)?, svc.config.code_ttl, Some(&grant_id), now)
         .await
         .map_err(ephemeral_failed)?;
+    remember_client(svc, &session.sid, &req.client_id, now).await?;
     let mut fields = vec![("code".to_owned(), code)];
     if let Some(s) = &req.target.state {
         fields.push(("state".to_owned(), s.clone()));

@@ -16,10 +16,14 @@ use crate::protocol::{ErrorCode, OAuthError};
 use crate::store::{Store, StoreError};
 
 pub mod admin;
+pub mod admin_api;
 pub mod authorize;
 pub mod interaction;
 pub mod introspect;
 pub mod issue;
+pub mod keys;
+pub mod logout;
+pub mod registration;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -38,6 +42,8 @@ pub struct Services {
     pub hasher: PasswordHasher,
     /// Salt of pairwise subjects, shared by all nodes through the store.
     pub pairwise_salt: Vec<u8>,
+    /// Back-channel logout deliveries.
+    pub notifier: Arc<dyn logout::LogoutNotifier>,
 }
 
 impl std::fmt::Debug for Services {
@@ -84,6 +90,20 @@ pub(crate) fn store_failed(e: StoreError) -> OAuthError {
 pub(crate) fn ephemeral_failed(e: EphemeralError) -> OAuthError {
     tracing::error!(error = %e, "ephemeral store failed");
     OAuthError::new(ErrorCode::TemporarilyUnavailable, "the service is temporarily unavailable")
+}
+
+/// Revokes the refresh-token families a session gave a client that must not outlive it,
+/// with their access tokens.
+pub(crate) async fn refresh_token_family_revocation(
+    svc: &Services,
+    sid: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<(), OAuthError> {
+    for family in svc.store.revoke_session_families(sid, client_id, now).await.map_err(store_failed)? {
+        svc.ephemeral.revoke_by_grant(&family).await.map_err(ephemeral_failed)?;
+    }
+    Ok(())
 }
 
 /// Serializes a record for the ephemeral store.

@@ -16,7 +16,7 @@ use crate::protocol::params::Params;
 use crate::protocol::redirect_uri::AuthorizationResponse;
 
 /// 303 to `location`, not cached.
-pub(super) fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(loc) => {
             let mut r = StatusCode::SEE_OTHER.into_response();
@@ -36,7 +36,7 @@ fn respond(resp: &AuthorizationResponse, locale: Locale) -> Response {
 }
 
 /// The browser binding cookie, made when missing.
-fn browser_id(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+pub(crate) fn browser_id(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
     match state.cookies().get(headers, Cookie::Browser) {
         Some(v) => (v.to_owned(), None),
         None => {

@@ -32,7 +32,7 @@ pub(super) async fn discovery(State(state): State<AppState>, headers: HeaderMap)
 
 /// `GET /jwks`.
 pub(super) async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let keys = &state.services.keys;
+    let keys = state.services.keys.current();
     let mut r = cached_json(&headers, keys.jwks_bytes(), keys.jwks_etag());
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
     r
@@ -43,14 +43,32 @@ pub(super) async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: the durable store answers.
+/// `GET /readyz`: not shutting down, the durable and ephemeral stores answer (each
+/// within its own timeout), and signing keys are loaded. 503 (with `Retry-After`, added
+/// by the router) names what is missing.
 pub(super) async fn readyz(State(state): State<AppState>) -> Response {
-    match state.services.store.ping().await {
-        Ok(()) => "ready".into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready: durable store");
-            (StatusCode::SERVICE_UNAVAILABLE, "store unavailable").into_response()
-        }
+    if state.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
+    }
+    let svc = &state.services;
+    let (store, ephemeral) = tokio::join!(svc.store.ping(), svc.ephemeral.ping());
+    let mut missing = Vec::new();
+    if let Err(e) = store {
+        tracing::warn!(error = %e, "not ready: durable store");
+        missing.push("database unavailable");
+    }
+    if let Err(e) = ephemeral {
+        tracing::warn!(error = %e, "not ready: ephemeral store");
+        missing.push("redis unavailable");
+    }
+    if svc.keys.current().keys().is_empty() {
+        tracing::warn!("not ready: no signing keys");
+        missing.push("no signing keys");
+    }
+    if missing.is_empty() {
+        "ready".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, missing.join("\n")).into_response()
     }
 }
 
@@ -66,6 +84,11 @@ pub(super) async fn style() -> Response {
 /// `GET /static/form_post.js`.
 pub(super) async fn form_post_js() -> Response {
     asset("text/javascript; charset=utf-8", include_str!("static/form_post.js"))
+}
+
+/// `GET /static/logout.js`.
+pub(super) async fn logout_js() -> Response {
+    asset("text/javascript; charset=utf-8", include_str!("static/logout.js"))
 }
 
 /// Unknown paths.

@@ -3,6 +3,7 @@
 //! once per request.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
@@ -16,16 +17,23 @@ use crate::clock::Clock;
 use crate::flows::Services;
 use crate::protocol::discovery::paths;
 
+mod admin;
 mod authorize;
 pub mod cookies;
 mod discovery;
+mod logout;
 pub mod pages;
+mod register;
 mod token;
 
 /// Largest request body accepted (forms, JSON).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Longest query string accepted.
 pub const MAX_QUERY_BYTES: usize = 16 * 1024;
+/// Largest request head (request line and headers) accepted; beyond it, 431.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// Most header fields accepted in one request; beyond it, 431.
+pub const MAX_HEADERS: usize = 64;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -36,6 +44,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Pre-serialized discovery document and its ETag.
     pub discovery: Arc<(Vec<u8>, String)>,
+    /// Set when shutdown begins: `/readyz` answers 503 so load balancers move away
+    /// while requests are still served.
+    pub draining: Arc<AtomicBool>,
 }
 
 impl AppState {
@@ -43,7 +54,16 @@ impl AppState {
     pub fn new(services: Arc<Services>, clock: Arc<dyn Clock>) -> Self {
         let doc = crate::protocol::discovery::provider_metadata(&services.config.issuer).to_string().into_bytes();
         let etag = format!("\"{}\"", &crate::crypto::opaque::token_digest(&String::from_utf8_lossy(&doc))[..16]);
-        Self { services, clock, discovery: Arc::new((doc, etag)) }
+        Self { services, clock, discovery: Arc::new((doc, etag)), draining: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// Marks this node as going away (readiness off); requests are still served.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
     }
 
     fn now(&self) -> i64 {
@@ -61,6 +81,41 @@ fn is_form(headers: &axum::http::HeaderMap) -> bool {
     headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
     })
+}
+
+/// Bounds every request by `request_timeout` (a stalled backend that no port timeout
+/// caught gives 503, never a hang) and gives every 503 a `Retry-After`.
+async fn deadline(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let wants_page =
+        req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html"));
+    let limit = state.services.config.request_timeout;
+    let mut response = match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::error!(limit_ms = limit.as_millis() as u64, "request timed out: answered 503");
+            if wants_page {
+                pages::error(503, "temporarily_unavailable", crate::protocol::authorize::Locale::Vi)
+            } else {
+                (
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")],
+                    r#"{"error":"temporarily_unavailable","error_description":"the service is temporarily unavailable"}"#,
+                )
+                    .into_response()
+            }
+        }
+    };
+    if response.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE
+        && !response.headers().contains_key(header::RETRY_AFTER)
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
 }
 
 /// The public router with its security layers.
@@ -94,7 +149,14 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(discovery::readyz))
         .route("/static/style.css", get(discovery::style))
         .route("/static/form_post.js", get(discovery::form_post_js))
+        .route("/static/logout.js", get(discovery::logout_js))
+        .route(paths::END_SESSION, get(logout::end_session_get).post(logout::end_session_post))
+        .route("/end_session/confirm", post(logout::confirm))
+        .route(paths::REGISTER, post(register::register))
+        .route("/register/{client_id}", get(register::read).put(register::update).delete(register::delete))
+        .merge(admin::routes())
         .fallback(discovery::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,

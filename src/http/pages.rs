@@ -59,6 +59,20 @@ pub struct Texts {
     pub redirecting: &'static str,
     /// Form post button.
     pub continue_btn: &'static str,
+    /// Logout page title.
+    pub logout_title: &'static str,
+    /// "asks to sign you out of every service".
+    pub logout_asks: &'static str,
+    /// Confirmation question without a known client.
+    pub logout_question: &'static str,
+    /// Confirm button.
+    pub logout_yes: &'static str,
+    /// Keep-session button.
+    pub logout_no: &'static str,
+    /// Logged-out title.
+    pub logout_done: &'static str,
+    /// Logged-out detail.
+    pub logout_done_detail: &'static str,
     /// What each scope releases, for the consent page: `(scope, description)`.
     pub scopes: &'static [(&'static str, &'static str)],
 }
@@ -88,6 +102,13 @@ const VI: Texts = Texts {
     bad_request: "Yêu cầu đăng nhập từ ứng dụng không hợp lệ.",
     redirecting: "Đang chuyển về ứng dụng",
     continue_btn: "Tiếp tục",
+    logout_title: "Đăng xuất",
+    logout_asks: "đề nghị đăng xuất bạn khỏi tất cả các dịch vụ. Bạn có muốn đăng xuất không?",
+    logout_question: "Bạn có muốn đăng xuất khỏi tất cả các dịch vụ không?",
+    logout_yes: "Đăng xuất",
+    logout_no: "Giữ đăng nhập",
+    logout_done: "Bạn đã đăng xuất",
+    logout_done_detail: "Phiên đăng nhập đã kết thúc trên tất cả các dịch vụ dùng tài khoản này.",
     scopes: &[
         ("openid", "Mã định danh riêng của bạn đối với ứng dụng này"),
         ("profile", "Họ tên và tên đăng nhập"),
@@ -123,6 +144,13 @@ const EN: Texts = Texts {
     bad_request: "The application's sign-in request is not valid.",
     redirecting: "Returning to the application",
     continue_btn: "Continue",
+    logout_title: "Sign out",
+    logout_asks: "asks to sign you out of every service. Do you want to sign out?",
+    logout_question: "Do you want to sign out of every service?",
+    logout_yes: "Sign out",
+    logout_no: "Stay signed in",
+    logout_done: "You are signed out",
+    logout_done_detail: "Your session has ended on every service that uses this account.",
     scopes: &[
         ("openid", "An identifier for you that only this application sees"),
         ("profile", "Your name and username"),
@@ -245,6 +273,51 @@ pub fn error(code: u16, message: &str, locale: Locale) -> Response {
         other => (t.bad_request, other),
     };
     html(status(code), ErrorPage { t, message: text, detail }.render())
+}
+
+#[derive(Template)]
+#[template(path = "logout_confirm.html")]
+struct LogoutConfirmPage<'a> {
+    t: &'a Texts,
+    id: &'a str,
+    csrf: &'a str,
+    client_name: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "logout_done.html")]
+struct LogoutDonePage<'a> {
+    t: &'a Texts,
+    frontchannel: &'a [String],
+    redirect: Option<&'a str>,
+}
+
+/// Renders the logout confirmation page.
+pub fn logout_confirm(id: &str, csrf: &str, client_name: Option<&str>, locale: Locale) -> Response {
+    html(StatusCode::OK, LogoutConfirmPage { t: texts(locale), id, csrf, client_name }.render())
+}
+
+/// Renders the signed-out page; front-channel iframes may load the listed origins.
+pub fn logout_done(frontchannel: &[String], redirect: Option<&str>, locale: Locale) -> Response {
+    let mut r = html(StatusCode::OK, LogoutDonePage { t: texts(locale), frontchannel, redirect }.render());
+    let mut origins: Vec<String> = frontchannel
+        .iter()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+        .collect();
+    origins.sort();
+    origins.dedup();
+    if !origins.is_empty() {
+        let csp = format!(
+            "default-src 'self'; frame-src {}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+            origins.join(" ")
+        );
+        if let Ok(v) = HeaderValue::from_str(&csp) {
+            r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+    r
 }
 
 /// Renders a form_post response page.

@@ -104,7 +104,7 @@ pub(super) async fn introspect(State(state): State<AppState>, headers: HeaderMap
     let now = state.now();
     let result = async {
         let (params, basic) = client_request(&headers, &body)?;
-        let caller = authenticate_client(svc, &params, basic).await?;
+        let caller = authenticate_client(svc, &params, basic, now).await?;
         if caller.is_public() {
             return Err(OAuthError::new(ErrorCode::InvalidClient, "public clients cannot introspect tokens"));
         }
@@ -137,7 +137,7 @@ pub(super) async fn revoke(State(state): State<AppState>, headers: HeaderMap, bo
     let now = state.now();
     let result = async {
         let (params, basic) = client_request(&headers, &body)?;
-        let caller = authenticate_client(svc, &params, basic).await?;
+        let caller = authenticate_client(svc, &params, basic, now).await?;
         crate::flows::revoke::revoke(svc, &caller, &params, now).await
     }
     .await;

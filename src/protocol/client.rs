@@ -44,6 +44,10 @@ pub enum SigningAlg {
     ES256,
     /// RSASSA-PKCS1-v1_5 SHA-256 (required by OIDC Core §15.1; the ID token default).
     RS256,
+    /// RSASSA-PSS SHA-256 (RFC 7518 §3.5).
+    PS256,
+    /// Ed25519 (RFC 8037).
+    EdDSA,
 }
 
 impl SigningAlg {
@@ -52,11 +56,18 @@ impl SigningAlg {
         match self {
             Self::ES256 => "ES256",
             Self::RS256 => "RS256",
+            Self::PS256 => "PS256",
+            Self::EdDSA => "EdDSA",
         }
     }
 
+    /// The algorithm named by a JWS `alg` value (exact, case-sensitive).
+    pub fn parse(name: &str) -> Option<SigningAlg> {
+        Self::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+
     /// Every algorithm the server signs with.
-    pub const ALL: [SigningAlg; 2] = [SigningAlg::ES256, SigningAlg::RS256];
+    pub const ALL: [SigningAlg; 4] = [SigningAlg::ES256, SigningAlg::RS256, SigningAlg::PS256, SigningAlg::EdDSA];
 }
 
 /// OIDC Core §8: how `sub` is derived for this client.
@@ -170,6 +181,11 @@ impl Client {
         self.grant_types.iter().any(|x| x == g)
     }
 
+    /// Whether the client authenticates with a shared secret (and so gets one).
+    pub fn uses_secret(&self) -> bool {
+        matches!(self.token_endpoint_auth_method, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost)
+    }
+
     /// Whether the client is public (no secret).
     pub fn is_public(&self) -> bool {
         self.token_endpoint_auth_method == AuthMethod::None
@@ -225,7 +241,7 @@ impl Client {
             if !self.default_acr_values.is_empty() {
                 obj.insert("default_acr_values".into(), self.default_acr_values.clone().into());
             }
-            if !self.is_public() {
+            if self.uses_secret() {
                 obj.insert("client_secret_expires_at".into(), 0.into());
             }
         }
@@ -389,7 +405,12 @@ impl ClientMetadata {
         let token_endpoint_auth_method = match self.token_endpoint_auth_method.as_deref() {
             None | Some("client_secret_basic") => AuthMethod::ClientSecretBasic,
             Some("client_secret_post") => AuthMethod::ClientSecretPost,
-            Some("client_secret_jwt") => AuthMethod::ClientSecretJwt,
+            // Verifying an HMAC needs the secret in clear, and we keep only its digest.
+            Some("client_secret_jwt") => {
+                return Err(meta(
+                    "client_secret_jwt is not offered (secrets are stored as digests): use private_key_jwt",
+                ));
+            }
             Some("private_key_jwt") => AuthMethod::PrivateKeyJwt,
             Some("none") => AuthMethod::None,
             Some(o) => return Err(meta(format!("token_endpoint_auth_method `{o}` is not supported"))),
@@ -398,8 +419,10 @@ impl ClientMetadata {
         {
             return Err(meta("client_credentials needs a confidential client"));
         }
-        if token_endpoint_auth_method == AuthMethod::None && self.client_secret.is_some() {
-            return Err(meta("a public client (token_endpoint_auth_method none) has no client_secret"));
+        if matches!(token_endpoint_auth_method, AuthMethod::None | AuthMethod::PrivateKeyJwt)
+            && self.client_secret.is_some()
+        {
+            return Err(meta("this client authenticates without a shared secret: drop client_secret"));
         }
         if let Some(secret) = &self.client_secret
             && secret.len() < 32
@@ -496,9 +519,15 @@ impl ClientMetadata {
         }
         let id_token_signed_response_alg = match self.id_token_signed_response_alg.as_deref() {
             // OIDC Registration §2: "The default, if omitted, is RS256."
-            None | Some("RS256") => SigningAlg::RS256,
-            Some("ES256") => SigningAlg::ES256,
-            Some(o) => return Err(meta(format!("id_token_signed_response_alg `{o}` is not supported (ES256, RS256)"))),
+            None => SigningAlg::RS256,
+            Some(a) => match SigningAlg::parse(a) {
+                Some(alg) => alg,
+                None => {
+                    return Err(meta(format!(
+                        "id_token_signed_response_alg `{a}` is not supported (RS256, ES256, PS256, EdDSA)"
+                    )));
+                }
+            },
         };
         let subject_type = match self.subject_type.as_deref() {
             None | Some("pairwise") => SubjectType::Pairwise,
@@ -572,6 +601,24 @@ mod tests {
         assert_eq!(c.id_token_signed_response_alg, SigningAlg::RS256, "OIDC Registration default");
         assert_eq!(c.sector_identifier, "rp.example.vn");
         assert!(!c.scope.contains("vn_pin"));
+    }
+
+    #[test]
+    fn every_signing_alg_is_registrable_by_its_exact_name() {
+        for alg in SigningAlg::ALL {
+            let c = md(serde_json::json!({"redirect_uris": ["https://rp.example.vn/cb"],
+                "id_token_signed_response_alg": alg.as_str()}))
+            .validate("rp".into(), 1)
+            .unwrap();
+            assert_eq!(c.id_token_signed_response_alg, alg);
+            assert_eq!(serde_json::to_value(alg).unwrap(), alg.as_str(), "stored as its JWS name");
+        }
+        for wrong in ["eddsa", "ps256", "ES384", "Ed25519"] {
+            let r = md(serde_json::json!({"redirect_uris": ["https://rp.example.vn/cb"],
+                "id_token_signed_response_alg": wrong}))
+            .validate("rp".into(), 1);
+            assert!(r.is_err(), "{wrong}");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::client::SigningAlg;
 use super::{acr, claims, scope};
 
 /// Endpoint paths, relative to the issuer.
@@ -21,10 +22,17 @@ pub mod paths {
     pub const INTROSPECT: &str = "/introspect";
     /// Token revocation (RFC 7009).
     pub const REVOKE: &str = "/revoke";
+    /// Dynamic client registration (RFC 7591; RFC 7592 management below it).
+    pub const REGISTER: &str = "/register";
+    /// RP-Initiated Logout.
+    pub const END_SESSION: &str = "/end_session";
 }
 
 /// The discovery document for `issuer`.
 pub fn provider_metadata(issuer: &str) -> Value {
+    // RS256 first: the OIDC Registration default and what every RP supports.
+    let mut signing_algs: Vec<&str> = vec![SigningAlg::RS256.as_str()];
+    signing_algs.extend(SigningAlg::ALL.iter().filter(|a| **a != SigningAlg::RS256).map(|a| a.as_str()));
     json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}{}", paths::AUTHORIZE),
@@ -33,16 +41,23 @@ pub fn provider_metadata(issuer: &str) -> Value {
         "jwks_uri": format!("{issuer}{}", paths::JWKS),
         "introspection_endpoint": format!("{issuer}{}", paths::INTROSPECT),
         "revocation_endpoint": format!("{issuer}{}", paths::REVOKE),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_signing_alg_values_supported": ["RS256", "ES256"],
+        "registration_endpoint": format!("{issuer}{}", paths::REGISTER),
+        "end_session_endpoint": format!("{issuer}{}", paths::END_SESSION),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        "frontchannel_logout_supported": true,
+        "frontchannel_logout_session_supported": true,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "introspection_signing_alg_values_supported": signing_algs,
         "scopes_supported": scope::KNOWN_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["pairwise", "public"],
-        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "id_token_signing_alg_values_supported": signing_algs,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256", "EdDSA"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": claims::SUPPORTED,
         "claim_types_supported": ["normal"],
@@ -79,6 +94,7 @@ mod tests {
             assert!(m.get(f).is_some(), "{f}");
         }
         assert_eq!(m["token_endpoint"], "https://id.tinh.gov.vn/token");
+        assert_eq!(m["registration_endpoint"], "https://id.tinh.gov.vn/register");
         assert!(m["id_token_signing_alg_values_supported"].as_array().unwrap().contains(&json!("RS256")));
     }
 }

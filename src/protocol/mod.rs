@@ -7,6 +7,7 @@ pub mod acr;
 pub mod authorize;
 pub mod claims;
 pub mod client;
+pub mod client_assertion;
 pub mod discovery;
 pub mod error;
 pub mod params;

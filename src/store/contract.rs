@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+pub mod keys;
+
 use super::{RefreshFamily, RefreshLookup, Rotation, Store};
 use crate::identity::{Person, PersonId, PersonStatus, PersonalNumber};
 use crate::protocol::client::ClientMetadata;
@@ -30,6 +32,10 @@ pub async fn run_all(store: &dyn Store) {
     people(store).await;
     consents(store).await;
     refresh_families(store).await;
+    logout(store).await;
+    client_onboarding(store).await;
+    people_admin(store).await;
+    keys::signing_keys(store).await;
     secrets(store).await;
 }
 
@@ -76,6 +82,43 @@ async fn refresh_families(store: &dyn Store) {
     store.revoke_refresh_family("fam-3", 400).await.unwrap();
     assert_eq!(store.find_refresh_token("rt-h1", 400).await.unwrap(), RefreshLookup::Invalid);
     assert_eq!(store.rotate_refresh_token("rt-h1", "rt-h2", 401, 5_000).await.unwrap(), Rotation::Invalid);
+}
+
+async fn logout(store: &dyn Store) {
+    // Families are revoked per session and client, and offline access survives.
+    for (id, sid, scope) in
+        [("lo-1", "sid-a", "openid"), ("lo-2", "sid-a", "openid offline_access"), ("lo-3", "sid-b", "openid")]
+    {
+        let f = RefreshFamily { family_id: id.into(), sid: sid.into(), scope: Scopes::parse(scope), ..family(id) };
+        store.create_refresh_family(&f, &format!("{id}-rt"), 5_000).await.unwrap();
+    }
+    let revoked = store.revoke_session_families("sid-a", "contract-rp", 500).await.unwrap();
+    assert_eq!(revoked, vec!["lo-1".to_owned()], "offline access outlives the session");
+    assert_eq!(store.find_refresh_token("lo-1-rt", 501).await.unwrap(), RefreshLookup::Invalid);
+    assert!(matches!(store.find_refresh_token("lo-2-rt", 501).await.unwrap(), RefreshLookup::Current(_)));
+    assert!(matches!(store.find_refresh_token("lo-3-rt", 501).await.unwrap(), RefreshLookup::Current(_)));
+    assert!(store.revoke_session_families("sid-a", "contract-rp", 502).await.unwrap().is_empty());
+    let d = super::LogoutDelivery {
+        id: "d-1".into(),
+        client_id: "contract-rp".into(),
+        sid: "sid-a".into(),
+        status: "delivered".into(),
+        attempts: 1,
+        last_error: None,
+        created_at: 500,
+        finished_at: Some(501),
+    };
+    store.record_logout_delivery(&d).await.unwrap();
+    let failed = super::LogoutDelivery {
+        id: "d-2".into(),
+        status: "failed".into(),
+        attempts: 3,
+        last_error: Some("HTTP 500".into()),
+        created_at: 600,
+        ..d.clone()
+    };
+    store.record_logout_delivery(&failed).await.unwrap();
+    assert_eq!(store.logout_deliveries("contract-rp", 10).await.unwrap(), vec![failed, d]);
 }
 
 /// Many concurrent rotations of one refresh token: exactly one succeeds.
@@ -147,4 +190,115 @@ async fn secrets(store: &dyn Store) {
     assert_eq!(a, b"first");
     assert_eq!(b, b"first");
     store.ping().await.unwrap();
+}
+
+async fn client_onboarding(store: &dyn Store) {
+    use super::{ClientStatus, InitialAccessToken, NewClient};
+    let policy = serde_json::json!({"grant_types": ["authorization_code"]});
+    let token = InitialAccessToken {
+        id: "iat-1".into(),
+        token_digest: "iat-digest-1".into(),
+        policy: policy.clone(),
+        created_at: 100,
+        expires_at: 1_000,
+        max_uses: Some(2),
+        uses: 0,
+        revoked_at: None,
+    };
+    store.create_initial_token(&token).await.unwrap();
+    assert_eq!(store.find_initial_token("iat-digest-1").await.unwrap().unwrap(), token);
+    assert!(store.find_initial_token("nope").await.unwrap().is_none());
+    assert!(matches!(store.create_initial_token(&token).await, Err(super::StoreError::Conflict(_))));
+    let md =
+        |uri: &str| -> ClientMetadata { serde_json::from_value(serde_json::json!({"redirect_uris": [uri]})).unwrap() };
+    fn new(c: &crate::protocol::client::Client) -> NewClient<'_> {
+        NewClient {
+            client: c,
+            secret_digest: Some("sd"),
+            registration_token_digest: Some("rat"),
+            registration_policy: None,
+            initial_token_digest: Some("iat-digest-1"),
+        }
+    }
+    let c1 = md("https://a.example.vn/cb").validate("onb-1".into(), 200).unwrap();
+    let c2 = md("https://b.example.vn/cb").validate("onb-2".into(), 200).unwrap();
+    let c3 = md("https://c.example.vn/cb").validate("onb-3".into(), 200).unwrap();
+    // Each registration spends one use, atomically with the insert.
+    assert!(store.create_client(NewClient { registration_policy: Some(&policy), ..new(&c1) }, 300).await.unwrap());
+    assert_eq!(store.find_initial_token("iat-digest-1").await.unwrap().unwrap().uses, 1);
+    // A conflicting insert spends nothing.
+    assert!(matches!(store.create_client(new(&c1), 300).await, Err(super::StoreError::Conflict(_))));
+    assert_eq!(store.find_initial_token("iat-digest-1").await.unwrap().unwrap().uses, 1);
+    assert!(!store.create_client(new(&c2), 1_000).await.unwrap(), "expired token");
+    assert!(store.get_client("onb-2").await.unwrap().is_none(), "nothing written with an expired token");
+    assert!(store.create_client(new(&c2), 301).await.unwrap());
+    assert!(!store.create_client(new(&c3), 302).await.unwrap(), "used up");
+    assert!(store.get_client("onb-3").await.unwrap().is_none(), "nothing written with a used-up token");
+    let t = store.find_initial_token("iat-digest-1").await.unwrap().unwrap();
+    assert_eq!((t.uses, t.usable(302)), (2, false));
+    // Without an initial token (administration), no use is spent.
+    assert!(store.create_client(NewClient { initial_token_digest: None, ..new(&c3) }, 303).await.unwrap());
+    let r = store.get_client("onb-1").await.unwrap().unwrap();
+    assert_eq!(r.client, c1);
+    assert_eq!(r.secret_digest.as_deref(), Some("sd"));
+    assert_eq!(r.registration_token_digest.as_deref(), Some("rat"));
+    assert_eq!(r.registration_policy, Some(policy.clone()));
+    assert_eq!((r.status, r.updated_at), (ClientStatus::Active, 300));
+    // A client registered the old way reads back with its registration time.
+    let legacy = store.get_client("contract-rp").await.unwrap().unwrap();
+    assert_eq!((legacy.updated_at, legacy.registration_token_digest), (42, None));
+    // Paging in id order.
+    let page = store.list_clients(Some("onb-1"), 1).await.unwrap();
+    assert_eq!(page.iter().map(|r| r.client.client_id.as_str()).collect::<Vec<_>>(), ["onb-2"]);
+    let all = store.list_clients(None, 100).await.unwrap();
+    let ids: Vec<&str> = all.iter().map(|r| r.client.client_id.as_str()).filter(|id| id.starts_with("onb-")).collect();
+    assert_eq!(ids, ["onb-1", "onb-2", "onb-3"]);
+    assert!(all.windows(2).all(|w| w[0].client.client_id < w[1].client.client_id), "id order");
+    // Update, disable (no longer found for protocol use), enable, delete.
+    let mut changed = c1.clone();
+    changed.client_name = Some("Đổi tên".into());
+    assert!(store.update_client(&changed, None, 400).await.unwrap());
+    let r = store.get_client("onb-1").await.unwrap().unwrap();
+    assert_eq!((r.client.client_name.as_deref(), r.secret_digest, r.updated_at), (Some("Đổi tên"), None, 400));
+    assert!(!store.update_client(&md("https://x.vn/cb").validate("ghost".into(), 1).unwrap(), None, 1).await.unwrap());
+    assert!(store.set_client_status("onb-2", ClientStatus::Disabled, 401).await.unwrap());
+    assert!(store.find_client("onb-2").await.unwrap().is_none());
+    assert_eq!(store.get_client("onb-2").await.unwrap().unwrap().status, ClientStatus::Disabled);
+    assert!(store.set_client_status("onb-2", ClientStatus::Active, 402).await.unwrap());
+    assert!(store.find_client("onb-2").await.unwrap().is_some());
+    assert!(!store.set_client_status("ghost", ClientStatus::Disabled, 402).await.unwrap());
+    let pid = PersonId("p-1".into());
+    store.record_consent(&pid, "onb-3", &Scopes::parse("openid"), 403).await.unwrap();
+    assert!(store.delete_client("onb-3").await.unwrap());
+    assert!(!store.delete_client("onb-3").await.unwrap());
+    assert!(store.get_client("onb-3").await.unwrap().is_none());
+    assert!(store.find_consent(&pid, "onb-3").await.unwrap().is_none(), "consents go with the client");
+}
+
+async fn people_admin(store: &dyn Store) {
+    let mut a = person("pa-1", "pa.one", Some("001099000777"));
+    let b = person("pa-2", "pa.two", None);
+    store.create_person(&a, Some("$argon2id$one")).await.unwrap();
+    store.create_person(&b, None).await.unwrap();
+    let page = store.list_people(Some(&PersonId("pa-1".into())), 10).await.unwrap();
+    assert_eq!(page.iter().map(|p| p.id.0.as_str()).collect::<Vec<_>>(), ["pa-2"]);
+    assert_eq!(store.list_people(None, 1).await.unwrap().len(), 1);
+    // Update keeps the password unless a new hash is given.
+    a.name = Some("Lê Văn Cường".into());
+    a.status = PersonStatus::Disabled;
+    a.personal_number = None;
+    a.updated_at = 500;
+    assert!(store.update_person(&a, None).await.unwrap());
+    assert_eq!(store.find_person(&a.id).await.unwrap().unwrap(), a);
+    assert_eq!(store.find_login("pa.one").await.unwrap().unwrap().1.as_deref(), Some("$argon2id$one"));
+    assert!(store.update_person(&a, Some("$argon2id$two")).await.unwrap());
+    assert_eq!(store.find_login("pa.one").await.unwrap().unwrap().1.as_deref(), Some("$argon2id$two"));
+    // Uniqueness holds on update, and a refused update changes nothing.
+    let clash = Person { username: Some("pa.two".into()), ..a.clone() };
+    assert!(matches!(store.update_person(&clash, None).await, Err(super::StoreError::Conflict(_))));
+    assert_eq!(store.find_person(&a.id).await.unwrap().unwrap(), a);
+    assert!(!store.update_person(&person("ghost", "ghost", None), None).await.unwrap());
+    assert!(store.delete_person(&b.id).await.unwrap());
+    assert!(!store.delete_person(&b.id).await.unwrap());
+    assert!(store.find_person(&b.id).await.unwrap().is_none());
 }

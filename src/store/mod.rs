@@ -12,8 +12,11 @@ use crate::protocol::scope::Scopes;
 
 #[cfg(test)]
 pub mod contract;
+mod keys;
 pub mod postgres;
 pub mod sqlite;
+
+pub use keys::{KeyState, KeyStore, Retirement, StoredSigningKey};
 
 /// Errors a store reports.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +38,93 @@ pub struct StoredClient {
     pub secret_digest: Option<String>,
 }
 
+/// Whether a client may be used (an administrator can disable one without deleting it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientStatus {
+    /// Authenticates, gets codes and tokens.
+    Active,
+    /// Refused everywhere, as if unknown; kept for the record.
+    Disabled,
+}
+
+impl ClientStatus {
+    /// Stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    /// Parses the stored form; anything unknown is disabled (fail closed).
+    pub fn parse(s: &str) -> Self {
+        if s == "active" { Self::Active } else { Self::Disabled }
+    }
+}
+
+/// A client as administration sees it: any status, with its registration bookkeeping.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientRecord {
+    /// The validated client.
+    pub client: Client,
+    /// SHA-256 digest of the secret (confidential clients).
+    pub secret_digest: Option<String>,
+    /// Active or disabled.
+    pub status: ClientStatus,
+    /// Digest of the RFC 7592 registration access token (dynamically registered clients).
+    pub registration_token_digest: Option<String>,
+    /// The initial-access-token policy a dynamically registered client stays bound to
+    /// when it updates itself (opaque JSON to the store).
+    pub registration_policy: Option<serde_json::Value>,
+    /// Last change (the registration time if never changed).
+    pub updated_at: i64,
+}
+
+/// A client to insert (see [`ClientStore::create_client`]).
+#[derive(Debug, Clone, Copy)]
+pub struct NewClient<'a> {
+    /// The validated client.
+    pub client: &'a Client,
+    /// Digest of its secret (confidential clients).
+    pub secret_digest: Option<&'a str>,
+    /// Digest of its RFC 7592 registration access token.
+    pub registration_token_digest: Option<&'a str>,
+    /// The policy it stays bound to.
+    pub registration_policy: Option<&'a serde_json::Value>,
+    /// Digest of the initial access token that authorised the registration: one of its
+    /// uses is spent in the same transaction as the insert.
+    pub initial_token_digest: Option<&'a str>,
+}
+
+/// An initial access token (RFC 7591 §3): minted by an administrator with a policy,
+/// stored as a digest, spent by registrations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InitialAccessToken {
+    /// Identifier (for administration; not the token).
+    pub id: String,
+    /// Digest of the token.
+    pub token_digest: String,
+    /// What registrations made with it may ask for (opaque JSON to the store).
+    pub policy: serde_json::Value,
+    /// Creation time.
+    pub created_at: i64,
+    /// Expiry.
+    pub expires_at: i64,
+    /// How many registrations it allows; `None` for no limit before expiry.
+    pub max_uses: Option<i64>,
+    /// How many it has made.
+    pub uses: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
+impl InitialAccessToken {
+    /// Whether it may authorise a registration at `now`.
+    pub fn usable(&self, now: i64) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now && self.max_uses.is_none_or(|m| self.uses < m)
+    }
+}
+
 /// Registered relying parties.
 #[async_trait]
 pub trait ClientStore: Send + Sync {
@@ -42,6 +132,26 @@ pub trait ClientStore: Send + Sync {
     async fn register_client(&self, client: &Client, secret_digest: Option<&str>) -> Result<(), StoreError>;
     /// Finds an active client.
     async fn find_client(&self, client_id: &str) -> Result<Option<StoredClient>, StoreError>;
+    /// Inserts a client with its registration bookkeeping, spending one use of
+    /// `initial_token_digest` (when given) in the same transaction. `Ok(false)`, with
+    /// nothing written, when that token is no longer usable at `now` (expired, revoked
+    /// or used up); `Conflict` if the id is taken.
+    async fn create_client(&self, new: NewClient<'_>, now: i64) -> Result<bool, StoreError>;
+    /// Finds a client whatever its status.
+    async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError>;
+    /// Up to `limit` clients whose id sorts after `after`, in id order.
+    async fn list_clients(&self, after: Option<&str>, limit: u32) -> Result<Vec<ClientRecord>, StoreError>;
+    /// Replaces a client's metadata and secret digest; `false` if there is no such client.
+    async fn update_client(&self, client: &Client, secret_digest: Option<&str>, now: i64) -> Result<bool, StoreError>;
+    /// Sets a client's status; `false` if there is no such client.
+    async fn set_client_status(&self, client_id: &str, status: ClientStatus, now: i64) -> Result<bool, StoreError>;
+    /// Deletes a client with its consents and refresh-token families; `false` if there
+    /// was no such client.
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError>;
+    /// Stores a new initial access token; `Conflict` if its id or digest exists.
+    async fn create_initial_token(&self, token: &InitialAccessToken) -> Result<(), StoreError>;
+    /// Finds an initial access token by digest, whether usable or not.
+    async fn find_initial_token(&self, token_digest: &str) -> Result<Option<InitialAccessToken>, StoreError>;
 }
 
 /// People and their local credentials.
@@ -54,6 +164,15 @@ pub trait PersonStore: Send + Sync {
     async fn find_person(&self, id: &PersonId) -> Result<Option<Person>, StoreError>;
     /// Finds a person and password hash by username, for sign-in.
     async fn find_login(&self, username: &str) -> Result<Option<(Person, Option<String>)>, StoreError>;
+    /// Up to `limit` people whose id sorts after `after`, in id order.
+    async fn list_people(&self, after: Option<&PersonId>, limit: u32) -> Result<Vec<Person>, StoreError>;
+    /// Replaces a person's details (everything but `id` and `created_at`) and, when
+    /// `password_hash` is given, the password; `false` if there is no such person;
+    /// `Conflict` if the username or personal number is taken.
+    async fn update_person(&self, person: &Person, password_hash: Option<&str>) -> Result<bool, StoreError>;
+    /// Deletes a person with their consents and refresh-token families; `false` if there
+    /// was no such person.
+    async fn delete_person(&self, id: &PersonId) -> Result<bool, StoreError>;
 }
 
 /// Remembered consents, per person and client.
@@ -154,6 +273,40 @@ pub trait GrantStore: Send + Sync {
     ) -> Result<Rotation, StoreError>;
     /// Revokes a family: none of its tokens works any more.
     async fn revoke_refresh_family(&self, family_id: &str, now: i64) -> Result<(), StoreError>;
+    /// At logout (OIDC Back-Channel Logout §2.7): revokes the live families the browser
+    /// session `sid` gave `client_id` without `offline_access` (offline access outlives
+    /// the session); returns their ids so their access tokens can be revoked too.
+    async fn revoke_session_families(&self, sid: &str, client_id: &str, now: i64) -> Result<Vec<String>, StoreError>;
+}
+
+/// One back-channel logout delivery, as recorded for operators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutDelivery {
+    /// Delivery id.
+    pub id: String,
+    /// The client notified.
+    pub client_id: String,
+    /// The session that ended.
+    pub sid: String,
+    /// `delivered` or `failed`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: i64,
+    /// The last error, if any (no secrets: a status code or a transport error kind).
+    pub last_error: Option<String>,
+    /// When the logout happened.
+    pub created_at: i64,
+    /// When delivery finished (success or giving up).
+    pub finished_at: Option<i64>,
+}
+
+/// Records of what logout did.
+#[async_trait]
+pub trait LogoutStore: Send + Sync {
+    /// Records a finished delivery.
+    async fn record_logout_delivery(&self, d: &LogoutDelivery) -> Result<(), StoreError>;
+    /// The most recent deliveries to a client, newest first.
+    async fn logout_deliveries(&self, client_id: &str, limit: i64) -> Result<Vec<LogoutDelivery>, StoreError>;
 }
 
 /// Secrets of the installation that every node must share.
@@ -167,5 +320,8 @@ pub trait InstanceStore: Send + Sync {
 }
 
 /// The whole durable port.
-pub trait Store: ClientStore + PersonStore + ConsentStore + GrantStore + InstanceStore {}
-impl<T: ClientStore + PersonStore + ConsentStore + GrantStore + InstanceStore> Store for T {}
+pub trait Store:
+    ClientStore + PersonStore + ConsentStore + GrantStore + LogoutStore + KeyStore + InstanceStore
+{
+}
+impl<T: ClientStore + PersonStore + ConsentStore + GrantStore + LogoutStore + KeyStore + InstanceStore> Store for T {}

@@ -10,12 +10,15 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Row, SqlSafeStr};
 
 use super::{
-    ClientStore, ConsentStore, GrantStore, InstanceStore, PersonStore, RefreshFamily, RefreshLookup, Rotation,
-    StoreError, StoredClient,
+    ClientRecord, ClientStatus, ClientStore, ConsentStore, GrantStore, InitialAccessToken, InstanceStore,
+    LogoutDelivery, LogoutStore, NewClient, PersonStore, RefreshFamily, RefreshLookup, Rotation, StoreError,
+    StoredClient,
 };
 use crate::identity::{Person, PersonId, PersonStatus, PersonalNumber};
 use crate::protocol::client::Client;
 use crate::protocol::scope::Scopes;
+
+mod keys;
 
 /// The migrations, in order. Append only: never edit a released file.
 fn migrator() -> Migrator {
@@ -32,6 +35,27 @@ fn migrator() -> Migrator {
             "refresh tokens".into(),
             MigrationType::Simple,
             include_str!("../../migrations/sqlite/0002_refresh_tokens.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            3,
+            "client onboarding".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0003_client_onboarding.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            4,
+            "signing keys".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0004_signing_keys.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            5,
+            "logout".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0005_logout.sql").into_sql_str(),
             false,
         ),
     ])
@@ -107,6 +131,28 @@ fn person_from_row(r: &SqliteRow) -> Result<Person, sqlx::Error> {
 
 const PERSON_COLUMNS: &str = "id, username, name, email, email_verified, phone, phone_verified, address, personal_number, status, created_at, updated_at";
 
+const CLIENT_COLUMNS: &str = "client_id, secret_digest, metadata, status, registration_token_digest, \
+     registration_policy, COALESCE(updated_at, created_at) AS updated_at";
+
+fn client_record_from_row(r: &SqliteRow) -> Result<ClientRecord, StoreError> {
+    let metadata: String = r.try_get("metadata").map_err(unavailable)?;
+    let client: Client =
+        serde_json::from_str(&metadata).map_err(|e| StoreError::Unavailable(format!("client record: {e}")))?;
+    let policy: Option<String> = r.try_get("registration_policy").map_err(unavailable)?;
+    let registration_policy = policy
+        .map(|p| serde_json::from_str(&p))
+        .transpose()
+        .map_err(|e| StoreError::Unavailable(format!("client record: {e}")))?;
+    Ok(ClientRecord {
+        client,
+        secret_digest: r.try_get("secret_digest").map_err(unavailable)?,
+        status: ClientStatus::parse(&r.try_get::<String, _>("status").map_err(unavailable)?),
+        registration_token_digest: r.try_get("registration_token_digest").map_err(unavailable)?,
+        registration_policy,
+        updated_at: r.try_get("updated_at").map_err(unavailable)?,
+    })
+}
+
 #[async_trait]
 impl ClientStore for SqliteStore {
     async fn register_client(&self, client: &Client, secret_digest: Option<&str>) -> Result<(), StoreError> {
@@ -133,6 +179,143 @@ impl ClientStore for SqliteStore {
         let client: Client =
             serde_json::from_str(&metadata).map_err(|e| StoreError::Unavailable(format!("client record: {e}")))?;
         Ok(Some(StoredClient { client, secret_digest: row.try_get("secret_digest").map_err(unavailable)? }))
+    }
+
+    async fn create_client(&self, new: NewClient<'_>, now: i64) -> Result<bool, StoreError> {
+        let metadata = serde_json::to_string(new.client).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        if let Some(digest) = new.initial_token_digest {
+            // The conditional update comes first, so it takes SQLite's write lock: two
+            // registrations racing for the last use serialise here.
+            let spent = sqlx::query(
+                "UPDATE initial_access_tokens SET uses = uses + 1 WHERE token_digest = ? AND revoked_at IS NULL \
+                 AND expires_at > ? AND (max_uses IS NULL OR uses < max_uses)",
+            )
+            .bind(digest)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+            if spent == 0 {
+                tx.rollback().await.map_err(unavailable)?;
+                return Ok(false);
+            }
+        }
+        sqlx::query(
+            "INSERT INTO clients (client_id, secret_digest, metadata, created_at, registration_token_digest, \
+             registration_policy, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&new.client.client_id)
+        .bind(new.secret_digest)
+        .bind(metadata)
+        .bind(new.client.client_id_issued_at)
+        .bind(new.registration_token_digest)
+        .bind(new.registration_policy.map(|p| p.to_string()))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| conflict_or_unavailable(e, "client_id is already registered"))?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(true)
+    }
+
+    async fn get_client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id = ?"));
+        let row = sqlx::query(sql).bind(client_id).fetch_optional(&self.pool).await.map_err(unavailable)?;
+        row.map(|r| client_record_from_row(&r)).transpose()
+    }
+
+    async fn list_clients(&self, after: Option<&str>, limit: u32) -> Result<Vec<ClientRecord>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id > ? ORDER BY client_id LIMIT ?"
+        ));
+        let rows = sqlx::query(sql)
+            .bind(after.unwrap_or(""))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(client_record_from_row).collect()
+    }
+
+    async fn update_client(&self, client: &Client, secret_digest: Option<&str>, now: i64) -> Result<bool, StoreError> {
+        let metadata = serde_json::to_string(client).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let n = sqlx::query("UPDATE clients SET metadata = ?, secret_digest = ?, updated_at = ? WHERE client_id = ?")
+            .bind(metadata)
+            .bind(secret_digest)
+            .bind(now)
+            .bind(&client.client_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn set_client_status(&self, client_id: &str, status: ClientStatus, now: i64) -> Result<bool, StoreError> {
+        let n = sqlx::query("UPDATE clients SET status = ?, updated_at = ? WHERE client_id = ?")
+            .bind(status.as_str())
+            .bind(now)
+            .bind(client_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM clients WHERE client_id = ?")
+            .bind(client_id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn create_initial_token(&self, t: &InitialAccessToken) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO initial_access_tokens (id, token_digest, policy, created_at, expires_at, max_uses, uses, \
+             revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&t.id)
+        .bind(&t.token_digest)
+        .bind(t.policy.to_string())
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .bind(t.max_uses)
+        .bind(t.uses)
+        .bind(t.revoked_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_or_unavailable(e, "initial access token exists"))?;
+        Ok(())
+    }
+
+    async fn find_initial_token(&self, token_digest: &str) -> Result<Option<InitialAccessToken>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, token_digest, policy, created_at, expires_at, max_uses, uses, revoked_at \
+             FROM initial_access_tokens WHERE token_digest = ?",
+        )
+        .bind(token_digest)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let Some(r) = row else { return Ok(None) };
+        let policy: String = r.try_get("policy").map_err(unavailable)?;
+        Ok(Some(InitialAccessToken {
+            id: r.try_get("id").map_err(unavailable)?,
+            token_digest: r.try_get("token_digest").map_err(unavailable)?,
+            policy: serde_json::from_str(&policy)
+                .map_err(|e| StoreError::Unavailable(format!("initial access token record: {e}")))?,
+            created_at: r.try_get("created_at").map_err(unavailable)?,
+            expires_at: r.try_get("expires_at").map_err(unavailable)?,
+            max_uses: r.try_get("max_uses").map_err(unavailable)?,
+            uses: r.try_get("uses").map_err(unavailable)?,
+            revoked_at: r.try_get("revoked_at").map_err(unavailable)?,
+        }))
     }
 }
 
@@ -174,6 +357,52 @@ impl PersonStore for SqliteStore {
         let Some(r) = row else { return Ok(None) };
         let person = person_from_row(&r).map_err(unavailable)?;
         Ok(Some((person, r.try_get("password_hash").map_err(unavailable)?)))
+    }
+
+    async fn list_people(&self, after: Option<&PersonId>, limit: u32) -> Result<Vec<Person>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {PERSON_COLUMNS} FROM people WHERE id > ? ORDER BY id LIMIT ?"));
+        let rows = sqlx::query(sql)
+            .bind(after.map_or("", |p| p.0.as_str()))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        rows.iter().map(person_from_row).collect::<Result<_, _>>().map_err(unavailable)
+    }
+
+    async fn update_person(&self, p: &Person, password_hash: Option<&str>) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE people SET username = ?, name = ?, email = ?, email_verified = ?, phone = ?, phone_verified = ?, \
+             address = ?, personal_number = ?, status = ?, updated_at = ?, \
+             password_hash = COALESCE(?, password_hash) WHERE id = ?",
+        )
+        .bind(&p.username)
+        .bind(&p.name)
+        .bind(&p.email)
+        .bind(i64::from(p.email_verified))
+        .bind(&p.phone)
+        .bind(i64::from(p.phone_verified))
+        .bind(&p.address)
+        .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
+        .bind(p.status.as_str())
+        .bind(p.updated_at)
+        .bind(password_hash)
+        .bind(&p.id.0)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_or_unavailable(e, "username or personal number is already registered"))?
+        .rows_affected();
+        Ok(n > 0)
+    }
+
+    async fn delete_person(&self, id: &PersonId) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM people WHERE id = ?")
+            .bind(&id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+        Ok(n > 0)
     }
 }
 
@@ -373,6 +602,69 @@ impl GrantStore for SqliteStore {
             .map_err(unavailable)?;
         Ok(())
     }
+
+    async fn revoke_session_families(&self, sid: &str, client_id: &str, now: i64) -> Result<Vec<String>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "UPDATE refresh_families SET revoked_at = ? WHERE sid = ? AND client_id = ? AND revoked_at IS NULL \
+             AND (' ' || scope || ' ') NOT LIKE '% offline_access %' RETURNING family_id",
+        )
+        .bind(now)
+        .bind(sid)
+        .bind(client_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(ids)
+    }
+}
+
+#[async_trait]
+impl LogoutStore for SqliteStore {
+    async fn record_logout_delivery(&self, d: &LogoutDelivery) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO logout_deliveries (id, client_id, sid, status, attempts, last_error, created_at, finished_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&d.id)
+        .bind(&d.client_id)
+        .bind(&d.sid)
+        .bind(&d.status)
+        .bind(d.attempts)
+        .bind(&d.last_error)
+        .bind(d.created_at)
+        .bind(d.finished_at)
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn logout_deliveries(&self, client_id: &str, limit: i64) -> Result<Vec<LogoutDelivery>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, client_id, sid, status, attempts, last_error, created_at, finished_at FROM logout_deliveries \
+             WHERE client_id = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+        )
+        .bind(client_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter()
+            .map(|r| {
+                Ok(LogoutDelivery {
+                    id: r.try_get("id")?,
+                    client_id: r.try_get("client_id")?,
+                    sid: r.try_get("sid")?,
+                    status: r.try_get("status")?,
+                    attempts: r.try_get("attempts")?,
+                    last_error: r.try_get("last_error")?,
+                    created_at: r.try_get("created_at")?,
+                    finished_at: r.try_get("finished_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(unavailable)
+    }
 }
 
 #[async_trait]
@@ -418,6 +710,12 @@ mod tests {
     async fn concurrent_rotation_on_sqlite() {
         let (_dir, s) = fresh().await;
         super::super::contract::concurrent_rotation(std::sync::Arc::new(s)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_signing_keys_on_sqlite() {
+        let (_dir, s) = fresh().await;
+        super::super::contract::keys::concurrent_signing_keys(std::sync::Arc::new(s)).await;
     }
 
     #[tokio::test]

@@ -23,7 +23,7 @@ pub const PASSWORD: &str = "mật-khẩu-thử-nghiệm";
 /// 2026-11-22T00:00:00Z
 pub const T0: i64 = 1_795_305_600;
 
-fn shared_keys() -> PathBuf {
+pub fn shared_keys() -> PathBuf {
     static KEYS: OnceLock<PathBuf> = OnceLock::new();
     KEYS.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap().keep();
@@ -37,6 +37,8 @@ pub struct TestApp {
     pub running: Running,
     pub clock: FixedClock,
     pub issuer: String,
+    /// Where this server listens (the issuer, unless the issuer was set to another node's).
+    pub base: String,
     _dir: tempfile::TempDir,
 }
 
@@ -52,6 +54,11 @@ impl TestApp {
     }
 
     pub async fn spawn_with(overrides: Settings) -> TestApp {
+        Self::spawn_node(overrides, FixedClock::new(T0)).await
+    }
+
+    /// A server on `clock` (several nodes of one deployment share one clock).
+    pub async fn spawn_node(overrides: Settings, clock: FixedClock) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let settings = Settings {
             listen: Some("127.0.0.1:0".into()),
@@ -62,14 +69,14 @@ impl TestApp {
             argon2_iterations: Some(1),
             ..Default::default()
         };
-        let clock = FixedClock::new(T0);
         let running = spawn(overrides.or(settings), Arc::new(clock.clone())).await.unwrap();
         let issuer = running.issuer.clone();
-        TestApp { running, clock, issuer, _dir: dir }
+        let base = format!("http://{}", running.addr);
+        TestApp { running, clock, issuer, base, _dir: dir }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.issuer)
+        format!("{}{path}", self.base)
     }
 
     /// Registers a client from metadata (client_id and secret may be fixed in it).

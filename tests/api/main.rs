@@ -4,11 +4,17 @@
 // Test code may panic: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod backends;
 mod browser;
+mod client_auth;
 mod code_flow;
 mod discovery;
 mod errors;
 mod helpers;
+mod logout;
+mod multi_node;
+mod registration;
+mod resilience;
 mod rp_interop;
 mod tidy;
 mod tokens;

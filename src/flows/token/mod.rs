@@ -3,9 +3,13 @@
 
 use serde_json::Value;
 
-use super::{Services, store_failed};
-use crate::crypto::opaque::verify_digest;
+use super::{Services, ephemeral_failed, store_failed};
+use crate::crypto::assertion::{peek_claims, verify_with_jwks};
+use crate::crypto::opaque::{token_digest, verify_digest};
+use crate::ephemeral::Namespace;
 use crate::protocol::client::{AuthMethod, Client};
+use crate::protocol::client_assertion::{JWT_BEARER, LEEWAY, check_claims};
+use crate::protocol::discovery::paths;
 use crate::protocol::params::Params;
 use crate::protocol::{ErrorCode, OAuthError};
 
@@ -36,17 +40,33 @@ pub(crate) fn invalid_grant(msg: &str) -> OAuthError {
 }
 
 /// RFC 6749 §2.3: authenticates the client by its registered method, exactly one method
-/// per request. Used by the token, introspection and revocation endpoints.
+/// per request: HTTP Basic, secret in the body, a signed JWT assertion (RFC 7523,
+/// `private_key_jwt`), or none for public clients. Used by the token, introspection and
+/// revocation endpoints. `now` bounds assertion lifetimes; their `jti`s are single-use
+/// across every node.
 pub async fn authenticate_client(
     svc: &Services,
     params: &Params,
     basic: Option<BasicCredentials>,
+    now: i64,
 ) -> Result<Client, OAuthError> {
     let body_id = params.get("client_id")?;
     let body_secret = params.get("client_secret")?;
+    let assertion = match (params.get("client_assertion_type")?, params.get("client_assertion")?) {
+        (None, None) => None,
+        (Some(t), Some(a)) if t == JWT_BEARER => Some(a),
+        (Some(_), Some(_)) => return Err(invalid_client("client_assertion_type must be jwt-bearer (RFC 7523)")),
+        _ => return Err(OAuthError::invalid_request("client_assertion and client_assertion_type go together")),
+    };
+    let methods = usize::from(basic.is_some()) + usize::from(body_secret.is_some()) + usize::from(assertion.is_some());
+    if methods > 1 {
+        return Err(OAuthError::invalid_request("use one client authentication method, not two"));
+    }
+    if let Some(assertion) = assertion {
+        return authenticate_assertion(svc, body_id, assertion, now).await;
+    }
     let (client_id, presented, method) = match (&basic, body_secret) {
-        (Some(_), Some(_)) => return Err(OAuthError::invalid_request("use one client authentication method, not two")),
-        (Some(b), None) => {
+        (Some(b), _) => {
             if body_id.is_some_and(|id| id != b.client_id) {
                 return Err(OAuthError::invalid_request("client_id in the body differs from the Authorization header"));
             }
@@ -76,6 +96,54 @@ pub async fn authenticate_client(
     Ok(stored.client)
 }
 
+/// `private_key_jwt`: the assertion names the client, is signed by one of its registered
+/// keys with its registered algorithm, is addressed to us, short-lived, and new.
+async fn authenticate_assertion(
+    svc: &Services,
+    body_id: Option<&str>,
+    assertion: &str,
+    now: i64,
+) -> Result<Client, OAuthError> {
+    let failed = || invalid_client("client authentication failed");
+    let claimed = peek_claims(assertion).and_then(|c| c["sub"].as_str().map(str::to_owned)).ok_or_else(failed)?;
+    if body_id.is_some_and(|id| id != claimed) {
+        return Err(failed());
+    }
+    let client = svc.store.find_client(&claimed).await.map_err(store_failed)?.map(|c| c.client).ok_or_else(failed)?;
+    if client.token_endpoint_auth_method != AuthMethod::PrivateKeyJwt {
+        return Err(failed());
+    }
+    let jwks = match (&client.jwks, &client.jwks_uri) {
+        (Some(j), _) => j.clone(),
+        (None, Some(uri)) => crate::outbound::fetch_json(uri, &crate::outbound::FetchLimits::from_config(&svc.config))
+            .await
+            .map_err(|e| {
+                tracing::warn!(client = %client.client_id, error = %e, "jwks_uri fetch failed");
+                failed()
+            })?,
+        (None, None) => return Err(failed()),
+    };
+    let alg = client.token_endpoint_auth_signing_alg.as_deref().unwrap_or("RS256");
+    let claims = verify_with_jwks(assertion, &jwks, alg).map_err(|_| failed())?;
+    let issuer = svc.config.issuer.as_str();
+    let endpoints: Vec<String> =
+        [paths::TOKEN, paths::INTROSPECT, paths::REVOKE].iter().map(|p| format!("{issuer}{p}")).collect();
+    let mut audiences: Vec<&str> = endpoints.iter().map(String::as_str).collect();
+    audiences.push(issuer);
+    let (jti, exp) = check_claims(&claims, &client.client_id, &audiences, now)?;
+    // Single use across every node: the first increment wins.
+    let key = token_digest(&format!("{}\u{0}{jti}", client.client_id));
+    let seen = svc
+        .ephemeral
+        .incr(Namespace::Replay, &key, (exp - now).max(1) + LEEWAY, now)
+        .await
+        .map_err(ephemeral_failed)?;
+    if seen > 1 {
+        return Err(invalid_client("the client assertion was already used"));
+    }
+    Ok(client)
+}
+
 /// Handles a token request.
 pub async fn token(
     svc: &Services,
@@ -86,7 +154,7 @@ pub async fn token(
     if let Some(dup) = params.first_duplicate() {
         return Err(OAuthError::invalid_request(format!("parameter `{dup}` is repeated")));
     }
-    let client = authenticate_client(svc, params, basic).await?;
+    let client = authenticate_client(svc, params, basic, now).await?;
     let grant = params.get("grant_type")?.ok_or_else(|| OAuthError::invalid_request("grant_type is missing"))?;
     if !crate::protocol::client::grant::SUPPORTED.contains(&grant) {
         return Err(OAuthError::new(ErrorCode::UnsupportedGrantType, format!("grant_type `{grant}` is not supported")));

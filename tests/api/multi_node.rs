@@ -1,0 +1,163 @@
+//! Two nodes of one deployment: two servers in this process, each with its own listener,
+//! on one fresh PostgreSQL database and one Redis (a unique key prefix), sharing the keys
+//! folder and the issuer. What one node starts, the other continues: single sign-on,
+//! codes (redeemable once, whichever node), refresh tokens, access tokens; discovery and
+//! JWKS are byte-identical.
+
+use dinhdanh::clock::{FixedClock, Stopwatch};
+use dinhdanh::config::Settings;
+
+use crate::backends::{FreshDatabase, backends, fresh_prefix, guarded, purge_redis, rethrow};
+use crate::helpers::*;
+
+async fn get_bytes(url: &str) -> (u16, Vec<u8>, Option<String>) {
+    let r = reqwest::get(url).await.unwrap();
+    let etag = r.headers().get("etag").map(|v| v.to_str().unwrap().to_owned());
+    (r.status().as_u16(), r.bytes().await.unwrap().to_vec(), etag)
+}
+
+async fn refresh(node: &TestApp, token: &str) -> reqwest::Response {
+    node.api()
+        .post(node.url("/token"))
+        .basic_auth("portal", Some(SECRET))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn userinfo(node: &TestApp, access_token: &str) -> reqwest::Response {
+    node.api().get(node.url("/userinfo")).bearer_auth(access_token).send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_sessions_codes_and_refresh_tokens() {
+    let Some((Some(pg), Some(redis_url))) = backends("two_nodes_share_sessions_codes_and_refresh_tokens", true, true)
+    else {
+        return;
+    };
+    let db = FreshDatabase::create(&pg).await;
+    let prefix = fresh_prefix();
+
+    // `dinhdanh migrate` prepares the empty database (the nodes then find nothing to do).
+    let work = tempfile::tempdir().unwrap();
+    let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_dinhdanh"))
+        .arg("migrate")
+        .current_dir(work.path())
+        .env("DINHDANH_DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(migrate.status.success(), "migrate: {}", String::from_utf8_lossy(&migrate.stderr));
+
+    let (database_url, redis, prefix_for_body) = (db.url.clone(), redis_url.clone(), prefix.clone());
+    let outcome = guarded(async move {
+        let settings = |issuer: Option<String>| Settings {
+            database_url: Some(database_url.clone()),
+            redis_url: Some(redis.clone()),
+            redis_prefix: Some(prefix_for_body.clone()),
+            issuer,
+            ..Default::default()
+        };
+        let clock = FixedClock::new(T0);
+        let a = TestApp::spawn_node(settings(None), clock.clone()).await;
+        // One issuer for the deployment (it is in every token): node A's URL.
+        let b = TestApp::spawn_node(settings(Some(a.issuer.clone())), clock.clone()).await;
+        assert_ne!(a.base, b.base);
+        assert_eq!(a.issuer, b.issuer);
+        a.client(serde_json::json!({
+            "client_id": "portal", "client_secret": SECRET, "redirect_uris": [REDIRECT],
+            "client_name": "Cổng dịch vụ công", "grant_types": ["authorization_code", "refresh_token"],
+            "scope": "openid profile email offline_access",
+        }))
+        .await;
+        a.user("an.nguyen").await;
+
+        // Discovery and JWKS: the same bytes (and ETags) from both nodes.
+        for path in ["/.well-known/openid-configuration", "/jwks"] {
+            let (sa, ba, ea) = get_bytes(&a.url(path)).await;
+            let (sb, bb, eb) = get_bytes(&b.url(path)).await;
+            assert_eq!((sa, sb), (200, 200), "{path}");
+            assert_eq!(ba, bb, "{path} differs between the nodes");
+            assert_eq!(ea, eb, "{path} ETag differs");
+        }
+        for node in [&a, &b] {
+            assert_eq!(node.api().get(node.url("/readyz")).send().await.unwrap().status(), 200);
+        }
+
+        // Sign in on A (login and consent), one browser: its cookies go to both nodes
+        // (cookies are scoped to the host, not the port).
+        let browser = a.browser();
+        let first = code_of(&a.sign_in(&browser, "portal", "an.nguyen", &[]).await);
+        assert_eq!(first.iss.as_deref(), Some(a.issuer.as_str()));
+
+        // Single sign-on on B: no login page, straight back to the client with a code.
+        let r = b.follow(&browser, &b.authorize_url("portal", &[("state", "st-b")])).await;
+        let on_b = code_of(&r);
+        assert_eq!(on_b.state.as_deref(), Some("st-b"));
+
+        // A's code redeems at B, once; the replay at A fails and revokes what it gave.
+        let t = b.redeem("portal", &first.code, VERIFIER).await;
+        assert_eq!(t.status(), 200);
+        let t: serde_json::Value = t.json().await.unwrap();
+        let first_at = t["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(claims(t["id_token"].as_str().unwrap())["iss"], a.issuer.as_str());
+        assert_eq!(userinfo(&a, &first_at).await.status(), 200, "B's access token works at A");
+        let replay = a.redeem("portal", &first.code, VERIFIER).await;
+        assert_eq!(replay.status(), 400);
+        assert_eq!(replay.json::<serde_json::Value>().await.unwrap()["error"], "invalid_grant");
+        assert_eq!(userinfo(&b, &first_at).await.status(), 401, "a replayed code revokes its tokens on every node");
+
+        // 50 concurrent redemptions of B's code, alternating nodes: exactly one succeeds.
+        let watch = Stopwatch::start();
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let url = if i % 2 == 0 { a.url("/token") } else { b.url("/token") };
+                let (client, code) = (a.api(), on_b.code.clone());
+                tokio::spawn(async move {
+                    client
+                        .post(url)
+                        .basic_auth("portal", Some(SECRET))
+                        .form(&[
+                            ("grant_type", "authorization_code"),
+                            ("code", code.as_str()),
+                            ("redirect_uri", REDIRECT),
+                            ("code_verifier", VERIFIER),
+                        ])
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for t in tasks {
+            statuses.push(t.await.unwrap());
+        }
+        let ok = statuses.iter().filter(|s| **s == 200).count();
+        assert_eq!(ok, 1, "{statuses:?}");
+        assert!(statuses.iter().all(|s| *s == 200 || *s == 400), "{statuses:?}");
+        eprintln!("50 concurrent redemptions across two nodes: {:?}", watch.elapsed());
+
+        // Refresh on B of a refresh token issued on A; the spent one fails on A.
+        let r = a.follow(&browser, &a.authorize_url("portal", &[("scope", "openid offline_access")])).await;
+        let code = code_of(&r);
+        let t = a.redeem("portal", &code.code, VERIFIER).await;
+        assert_eq!(t.status(), 200);
+        let t: serde_json::Value = t.json().await.unwrap();
+        let rt1 = t["refresh_token"].as_str().expect("offline_access gives a refresh token").to_owned();
+        clock.advance(30);
+        let r = refresh(&b, &rt1).await;
+        assert_eq!(r.status(), 200);
+        let t2: serde_json::Value = r.json().await.unwrap();
+        let rt2 = t2["refresh_token"].as_str().unwrap().to_owned();
+        assert_ne!(rt1, rt2);
+        assert_eq!(userinfo(&a, t2["access_token"].as_str().unwrap()).await.status(), 200);
+        assert_eq!(refresh(&a, &rt2).await.status(), 200, "B's rotation is current on A");
+    })
+    .await;
+    db.drop_now().await;
+    purge_redis(&redis_url, &prefix).await;
+    rethrow(outcome);
+}
