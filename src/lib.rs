@@ -6,6 +6,7 @@
 //! randomness). `app` is the composition root; `config` and `clock` sit at the edge.
 
 pub mod app;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -59,6 +59,17 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Check the hash chain from the first event; exits non-zero at the first broken link.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -487,6 +498,22 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::User { action } => user_command(&config, clock.now(), action).await,
         Command::Keys { action } => keys_command(&config, clock.now(), action).await,
+        Command::Audit { action: AuditAction::Verify } => {
+            let store = match dinhdanh::app::open_store(&config).await {
+                Ok(s) => s,
+                Err(e) => return fail(e),
+            };
+            match dinhdanh::audit::verify(store.as_ref()).await {
+                Ok(dinhdanh::audit::Verdict::Intact { events }) => {
+                    print_json(&serde_json::json!({"intact": true, "events": events}))
+                }
+                Ok(dinhdanh::audit::Verdict::Broken { seq, reason }) => {
+                    let _ = print_json(&serde_json::json!({"intact": false, "first_broken": seq, "reason": reason}));
+                    fail(format!("audit chain broken at event {seq}: {reason}"))
+                }
+                Err(e) => fail(e),
+            }
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The only module that touches key material, JOSE, password hashing and randomness:
-//! signing keys and the JWKS view, their sealing at rest, JWT signing and verification, argon2id off the async
-//! runtime, opaque tokens and their digests, pairwise subjects.
+//! signing keys and the JWKS view, their sealing at rest, JWT signing and verification,
+//! argon2id off the async runtime, opaque tokens and their digests, pairwise subjects.
 
 pub mod assertion;
 pub mod jwt;

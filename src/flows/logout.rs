@@ -289,6 +289,8 @@ pub async fn end_browser_session(
     let clients = session_clients(svc, &session.sid, now).await?;
     svc.ephemeral.delete(Namespace::SessionClients, &token_digest(&session.sid)).await.map_err(ephemeral_failed)?;
     tracing::info!(clients = clients.len(), "session ended");
+    let actor = format!("person:{}", session.person_id);
+    super::audit(svc, now, actor, "session.end", Some(token_digest(&session.sid)), "success").await;
     let mut frontchannel = Vec::new();
     for client_id in clients {
         let Some(client) = svc.store.find_client(&client_id).await.map_err(store_failed)?.map(|c| c.client) else {

@@ -106,6 +106,26 @@ pub(crate) async fn refresh_token_family_revocation(
     Ok(())
 }
 
+/// Appends a security event to the audit log (failures to write are logged by `audit`).
+pub(crate) async fn audit(
+    svc: &Services,
+    now: i64,
+    actor: String,
+    action: &str,
+    subject: Option<String>,
+    outcome: &str,
+) {
+    let event = crate::audit::AuditEvent {
+        at: now,
+        actor,
+        action: action.to_owned(),
+        subject,
+        outcome: outcome.to_owned(),
+        detail: serde_json::Value::Object(Default::default()),
+    };
+    let _ = crate::audit::record(svc.store.as_ref(), event).await;
+}
+
 /// Serializes a record for the ephemeral store.
 pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, OAuthError> {
     serde_json::to_vec(v).map_err(|e| {

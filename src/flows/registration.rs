@@ -223,26 +223,47 @@ impl RegistrationPolicy {
 /// redirect URI is listed in the `sector_identifier_uri` document (a JSON array of
 /// strings); `jwks_uri` serves a JWK Set. Fetches follow [`crate::outbound`]'s rules.
 pub async fn check_remote_documents(client: &Client, limits: &FetchLimits) -> Result<(), MetadataError> {
+    // Both documents are fetched at once, so a registration costs one fetch deadline.
+    let (sector, jwks) = tokio::join!(
+        async {
+            match &client.sector_identifier_uri {
+                Some(uri) => check_sector_document(client, uri, limits).await,
+                None => Ok(()),
+            }
+        },
+        async {
+            match &client.jwks_uri {
+                Some(uri) => check_jwks_document(uri, limits).await,
+                None => Ok(()),
+            }
+        }
+    );
+    sector.and(jwks)
+}
+
+async fn check_sector_document(client: &Client, uri: &str, limits: &FetchLimits) -> Result<(), MetadataError> {
     let meta = |m: String| MetadataError::InvalidClientMetadata(m);
-    if let Some(uri) = &client.sector_identifier_uri {
-        let doc = fetch_json(uri, limits).await.map_err(|e| meta(format!("sector_identifier_uri: {e}")))?;
-        let Some(listed) = doc.as_array() else {
-            return Err(meta("sector_identifier_uri: the document must be a JSON array of redirect URIs".into()));
-        };
-        let listed: Vec<&str> = listed.iter().filter_map(Value::as_str).collect();
-        if let Some(missing) = client.redirect_uris.iter().find(|r| !listed.contains(&r.as_str())) {
-            return Err(MetadataError::InvalidRedirectUri(format!(
-                "{missing} is not listed in the sector_identifier_uri document"
-            )));
-        }
+    let doc = fetch_json(uri, limits).await.map_err(|e| meta(format!("sector_identifier_uri: {e}")))?;
+    let Some(listed) = doc.as_array() else {
+        return Err(meta("sector_identifier_uri: the document must be a JSON array of redirect URIs".into()));
+    };
+    let listed: Vec<&str> = listed.iter().filter_map(Value::as_str).collect();
+    match client.redirect_uris.iter().find(|r| !listed.contains(&r.as_str())) {
+        Some(missing) => Err(MetadataError::InvalidRedirectUri(format!(
+            "{missing} is not listed in the sector_identifier_uri document"
+        ))),
+        None => Ok(()),
     }
-    if let Some(uri) = &client.jwks_uri {
-        let doc = fetch_json(uri, limits).await.map_err(|e| meta(format!("jwks_uri: {e}")))?;
-        if !doc.get("keys").is_some_and(Value::is_array) {
-            return Err(meta("jwks_uri: the document is not a JWK Set ({\"keys\": [...]})".into()));
-        }
+}
+
+async fn check_jwks_document(uri: &str, limits: &FetchLimits) -> Result<(), MetadataError> {
+    let meta = |m: String| MetadataError::InvalidClientMetadata(m);
+    let doc = fetch_json(uri, limits).await.map_err(|e| meta(format!("jwks_uri: {e}")))?;
+    if doc.get("keys").is_some_and(Value::is_array) {
+        Ok(())
+    } else {
+        Err(meta("jwks_uri: the document is not a JWK Set ({\"keys\": [...]})".into()))
     }
-    Ok(())
 }
 
 /// Why a registration request failed (RFC 7591 §3.2.2, RFC 7592 §2, RFC 6750 §3.1).
@@ -528,7 +549,7 @@ mod tests {
         let ok = client(serde_json::json!({"redirect_uris": ["https://a.tinh.gov.vn/cb"], "scope": "openid profile"}));
         assert!(p.check(&ok).is_ok());
         let native = client(serde_json::json!({
-            "application_type": "native", "token_endpoint_auth_method": "none", "scope": "openid",
+            "application_type": "native", "token_endpoint_auth_method": "none", "scope": "openid", "subject_type": "public",
             "redirect_uris": ["vn.gov.tinh.app:/cb", "http://127.0.0.1:7000/cb"],
         }));
         assert!(p.check(&native).is_ok());

@@ -33,6 +33,7 @@ pub async fn run_all(store: &dyn Store) {
     consents(store).await;
     refresh_families(store).await;
     logout(store).await;
+    audit(store).await;
     client_onboarding(store).await;
     people_admin(store).await;
     keys::signing_keys(store).await;
@@ -119,6 +120,49 @@ async fn logout(store: &dyn Store) {
     };
     store.record_logout_delivery(&failed).await.unwrap();
     assert_eq!(store.logout_deliveries("contract-rp", 10).await.unwrap(), vec![failed, d]);
+}
+
+async fn audit(store: &dyn Store) {
+    use crate::audit::{AuditEvent, Verdict, verify};
+    let event = |i: i64| AuditEvent {
+        at: 1_000 + i,
+        actor: "cli".into(),
+        action: "client.register".into(),
+        subject: Some(format!("rp-{i}")),
+        outcome: "success".into(),
+        detail: serde_json::json!({"n": i}),
+    };
+    assert_eq!(verify(store).await.unwrap(), Verdict::Intact { events: 0 });
+    let first = store.append_audit(&event(1)).await.unwrap();
+    assert_eq!((first.seq, first.prev_hash.as_str()), (1, crate::audit::GENESIS));
+    let second = store.append_audit(&event(2)).await.unwrap();
+    assert_eq!(second.prev_hash, first.hash);
+    assert_eq!(verify(store).await.unwrap(), Verdict::Intact { events: 2 });
+    let page = store.audit_events(1, 10).await.unwrap();
+    assert_eq!(page, vec![second]);
+}
+
+/// Concurrent appends never fork the audit chain.
+pub async fn concurrent_audit(store: Arc<dyn Store>) {
+    let mut handles = Vec::new();
+    for i in 0..20 {
+        let s = store.clone();
+        handles.push(tokio::spawn(async move {
+            let e = crate::audit::AuditEvent {
+                at: i,
+                actor: "system".into(),
+                action: "test.append".into(),
+                subject: None,
+                outcome: "success".into(),
+                detail: serde_json::json!({}),
+            };
+            s.append_audit(&e).await.unwrap()
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    assert_eq!(crate::audit::verify(store.as_ref()).await.unwrap(), crate::audit::Verdict::Intact { events: 20 });
 }
 
 /// Many concurrent rotations of one refresh token: exactly one succeeds.

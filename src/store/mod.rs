@@ -319,9 +319,21 @@ pub trait InstanceStore: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 }
 
+/// The append-only audit log. Appends are serialised so the chain has no forks.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends an event at the end of the chain (hash computed by `audit::chain_hash`).
+    async fn append_audit(&self, event: &crate::audit::AuditEvent) -> Result<crate::audit::AuditRecord, StoreError>;
+    /// Records after position `after_seq`, in order.
+    async fn audit_events(&self, after_seq: i64, limit: i64) -> Result<Vec<crate::audit::AuditRecord>, StoreError>;
+}
+
 /// The whole durable port.
 pub trait Store:
-    ClientStore + PersonStore + ConsentStore + GrantStore + LogoutStore + KeyStore + InstanceStore
+    ClientStore + PersonStore + ConsentStore + GrantStore + LogoutStore + KeyStore + AuditStore + InstanceStore
 {
 }
-impl<T: ClientStore + PersonStore + ConsentStore + GrantStore + LogoutStore + KeyStore + InstanceStore> Store for T {}
+impl<T: ClientStore + PersonStore + ConsentStore + GrantStore + LogoutStore + KeyStore + AuditStore + InstanceStore>
+    Store for T
+{
+}

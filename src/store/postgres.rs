@@ -11,7 +11,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Row, SqlSafeStr};
 
 use super::{
-    ClientRecord, ClientStatus, ClientStore, ConsentStore, GrantStore, InitialAccessToken, InstanceStore,
+    AuditStore, ClientRecord, ClientStatus, ClientStore, ConsentStore, GrantStore, InitialAccessToken, InstanceStore,
     LogoutDelivery, LogoutStore, NewClient, PersonStore, RefreshFamily, RefreshLookup, Rotation, StoreError,
     StoredClient,
 };
@@ -64,6 +64,13 @@ fn migrator() -> Migrator {
             "logout".into(),
             MigrationType::Simple,
             include_str!("../../migrations/postgres/0005_logout.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            6,
+            "audit".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0006_audit.sql").into_sql_str(),
             false,
         ),
     ])
@@ -726,6 +733,73 @@ impl InstanceStore for PostgresStore {
     }
 }
 
+fn audit_from_row(r: &PgRow) -> Result<crate::audit::AuditRecord, StoreError> {
+    let detail: String = r.try_get("detail").map_err(unavailable)?;
+    Ok(crate::audit::AuditRecord {
+        seq: r.try_get("seq").map_err(unavailable)?,
+        event: crate::audit::AuditEvent {
+            at: r.try_get("at").map_err(unavailable)?,
+            actor: r.try_get("actor").map_err(unavailable)?,
+            action: r.try_get("action").map_err(unavailable)?,
+            subject: r.try_get("subject").map_err(unavailable)?,
+            outcome: r.try_get("outcome").map_err(unavailable)?,
+            detail: serde_json::from_str(&detail).map_err(|e| StoreError::Unavailable(format!("audit record: {e}")))?,
+        },
+        prev_hash: r.try_get("prev_hash").map_err(unavailable)?,
+        hash: r.try_get("hash").map_err(unavailable)?,
+    })
+}
+
+#[async_trait]
+impl AuditStore for PostgresStore {
+    async fn append_audit(&self, event: &crate::audit::AuditEvent) -> Result<crate::audit::AuditRecord, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        // One writer at a time: the chain must not fork.
+        sqlx::query("SELECT pg_advisory_xact_lock(7004240)").execute(&mut *tx).await.map_err(unavailable)?;
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        let (seq, prev_hash) = match last {
+            Some((s, h)) => (s + 1, h),
+            None => (1, crate::audit::GENESIS.to_owned()),
+        };
+        let hash = crate::audit::chain_hash(&prev_hash, seq, event);
+        sqlx::query(
+            "INSERT INTO audit_events (seq, at, actor, action, subject, outcome, detail, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(seq)
+        .bind(event.at)
+        .bind(&event.actor)
+        .bind(&event.action)
+        .bind(&event.subject)
+        .bind(&event.outcome)
+        .bind(event.detail.to_string())
+        .bind(&prev_hash)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(crate::audit::AuditRecord { seq, event: event.clone(), prev_hash, hash })
+    }
+
+    async fn audit_events(&self, after_seq: i64, limit: i64) -> Result<Vec<crate::audit::AuditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, subject, outcome, detail, prev_hash, hash FROM audit_events \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(audit_from_row).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The contract suite and PostgreSQL specifics, each on a fresh database created from
@@ -872,6 +946,14 @@ mod tests {
     async fn concurrent_rotation_on_postgres() {
         with_fresh_db("concurrent_rotation_on_postgres", |s| async move {
             crate::store::contract::concurrent_rotation(std::sync::Arc::new(s)).await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_audit_on_postgres() {
+        with_fresh_db("concurrent_audit_on_postgres", |s| async move {
+            crate::store::contract::concurrent_audit(std::sync::Arc::new(s)).await;
         })
         .await;
     }

@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Row, SqlSafeStr};
 
 use super::{
-    ClientRecord, ClientStatus, ClientStore, ConsentStore, GrantStore, InitialAccessToken, InstanceStore,
+    AuditStore, ClientRecord, ClientStatus, ClientStore, ConsentStore, GrantStore, InitialAccessToken, InstanceStore,
     LogoutDelivery, LogoutStore, NewClient, PersonStore, RefreshFamily, RefreshLookup, Rotation, StoreError,
     StoredClient,
 };
@@ -56,6 +56,13 @@ fn migrator() -> Migrator {
             "logout".into(),
             MigrationType::Simple,
             include_str!("../../migrations/sqlite/0005_logout.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            6,
+            "audit".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0006_audit.sql").into_sql_str(),
             false,
         ),
     ])
@@ -688,6 +695,71 @@ impl InstanceStore for SqliteStore {
     }
 }
 
+fn audit_from_row(r: &SqliteRow) -> Result<crate::audit::AuditRecord, StoreError> {
+    let detail: String = r.try_get("detail").map_err(unavailable)?;
+    Ok(crate::audit::AuditRecord {
+        seq: r.try_get("seq").map_err(unavailable)?,
+        event: crate::audit::AuditEvent {
+            at: r.try_get("at").map_err(unavailable)?,
+            actor: r.try_get("actor").map_err(unavailable)?,
+            action: r.try_get("action").map_err(unavailable)?,
+            subject: r.try_get("subject").map_err(unavailable)?,
+            outcome: r.try_get("outcome").map_err(unavailable)?,
+            detail: serde_json::from_str(&detail).map_err(|e| StoreError::Unavailable(format!("audit record: {e}")))?,
+        },
+        prev_hash: r.try_get("prev_hash").map_err(unavailable)?,
+        hash: r.try_get("hash").map_err(unavailable)?,
+    })
+}
+
+#[async_trait]
+impl AuditStore for SqliteStore {
+    async fn append_audit(&self, event: &crate::audit::AuditEvent) -> Result<crate::audit::AuditRecord, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(unavailable)?;
+        let last: Option<(i64, String)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+        let (seq, prev_hash) = match last {
+            Some((s, h)) => (s + 1, h),
+            None => (1, crate::audit::GENESIS.to_owned()),
+        };
+        let hash = crate::audit::chain_hash(&prev_hash, seq, event);
+        sqlx::query(
+            "INSERT INTO audit_events (seq, at, actor, action, subject, outcome, detail, prev_hash, hash) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(seq)
+        .bind(event.at)
+        .bind(&event.actor)
+        .bind(&event.action)
+        .bind(&event.subject)
+        .bind(&event.outcome)
+        .bind(event.detail.to_string())
+        .bind(&prev_hash)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(crate::audit::AuditRecord { seq, event: event.clone(), prev_hash, hash })
+    }
+
+    async fn audit_events(&self, after_seq: i64, limit: i64) -> Result<Vec<crate::audit::AuditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, action, subject, outcome, detail, prev_hash, hash FROM audit_events \
+             WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.iter().map(audit_from_row).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -716,6 +788,12 @@ mod tests {
     async fn concurrent_signing_keys_on_sqlite() {
         let (_dir, s) = fresh().await;
         super::super::contract::keys::concurrent_signing_keys(std::sync::Arc::new(s)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_audit_on_sqlite() {
+        let (_dir, s) = fresh().await;
+        super::super::contract::concurrent_audit(std::sync::Arc::new(s)).await;
     }
 
     #[tokio::test]

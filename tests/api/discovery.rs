@@ -79,8 +79,8 @@ async fn development_keys_are_refused_when_dev_keys_is_off() {
         ..Default::default()
     };
     let clock = || std::sync::Arc::new(dinhdanh::clock::FixedClock::new(T0));
-    let missing = dinhdanh::app::spawn(settings(false), clock()).await.err().expect("no keys, no generation: refuse");
-    assert!(missing.to_string().contains("es256.pem"), "{missing}");
+    let missing = dinhdanh::app::spawn(settings(false), clock()).await.err().expect("no KEK in production: refuse");
+    assert!(missing.to_string().contains("DINHDANH_KEY_ENCRYPTION_KEY"), "{missing}");
     drop(dinhdanh::app::spawn(settings(true), clock()).await.expect("development start generates keys"));
     let refused =
         dinhdanh::app::spawn(settings(false), clock()).await.err().expect("generated keys refused in production mode");

@@ -4,6 +4,8 @@
 // Test code may panic: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin_api;
+mod audit;
 mod backends;
 mod browser;
 mod client_auth;
@@ -11,6 +13,7 @@ mod code_flow;
 mod discovery;
 mod errors;
 mod helpers;
+mod keys;
 mod logout;
 mod multi_node;
 mod registration;

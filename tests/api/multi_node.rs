@@ -141,7 +141,11 @@ async fn two_nodes_share_sessions_codes_and_refresh_tokens() {
         eprintln!("50 concurrent redemptions across two nodes: {:?}", watch.elapsed());
 
         // Refresh on B of a refresh token issued on A; the spent one fails on A.
+        // offline_access is new to this person's consent: A asks for it, with no login.
         let r = a.follow(&browser, &a.authorize_url("portal", &[("scope", "openid offline_access")])).await;
+        let page = r.text().await.unwrap();
+        assert!(page.contains("name=\"decision\"") && !page.contains("name=\"password\""), "{page}");
+        let r = a.approve(&browser, &page).await;
         let code = code_of(&r);
         let t = a.redeem("portal", &code.code, VERIFIER).await;
         assert_eq!(t.status(), 200);

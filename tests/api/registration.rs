@@ -325,11 +325,13 @@ async fn sector_identifier_and_jwks_documents_are_fetched_and_checked() {
         ("/redirect", "invalid_client_metadata", "redirect"),
         ("/missing", "invalid_client_metadata", "HTTP 404"),
     ] {
-        let started = std::time::Instant::now();
-        let (status, error, description) = error_of(register(&app, Some(&token), &with_sector(path)).await).await;
+        // Each refusal comes within the fetch deadline (1 s here), whatever the server does.
+        let r = tokio::time::timeout(Duration::from_secs(4), register(&app, Some(&token), &with_sector(path)))
+            .await
+            .unwrap_or_else(|_| panic!("{path} was not cut off"));
+        let (status, error, description) = error_of(r).await;
         assert_eq!((status, error.as_str()), (400, code), "{path}: {description}");
         assert!(description.contains(says), "{path}: {description}");
-        assert!(started.elapsed() < Duration::from_secs(4), "{path} took {:?}", started.elapsed());
     }
     let jwks = |path: &str| json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": format!("{docs}{path}")});
     let r = register(&app, Some(&token), &jwks("/jwks.json")).await;

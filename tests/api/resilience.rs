@@ -45,6 +45,7 @@ async fn timed<T>(f: impl std::future::Future<Output = T>) -> (T, Duration) {
 
 /// 503, `Retry-After`, and the RFC 6749 `temporarily_unavailable` JSON error, quickly.
 async fn assert_unavailable_json(what: &str, r: reqwest::Response, took: Duration, within: Duration) {
+    eprintln!("{what}: {} in {took:?}", r.status());
     assert_eq!(r.status(), 503, "{what}");
     assert!(r.headers().contains_key("retry-after"), "{what}: no Retry-After");
     assert!(took < within, "{what} took {took:?}");
@@ -200,6 +201,31 @@ async fn postgres_stalled_or_down_gives_503_within_the_acquire_timeout_and_recov
     .await;
     db.drop_now().await;
     rethrow(outcome);
+}
+
+#[tokio::test]
+async fn unreachable_backends_stop_start_up_quickly_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = Settings {
+        listen: Some("127.0.0.1:0".into()),
+        database_url: Some(format!("sqlite://{}", dir.path().join("db.sqlite").display())),
+        keys_dir: Some(shared_keys()),
+        ..Default::default()
+    };
+    for (overrides, named) in [
+        (Settings { redis_url: Some("redis://127.0.0.1:1".into()), ..Default::default() }, "DINHDANH_REDIS_URL"),
+        (
+            Settings { database_url: Some("postgres://postgres@127.0.0.1:1/none".into()), ..Default::default() },
+            "database",
+        ),
+    ] {
+        let clock = std::sync::Arc::new(dinhdanh::clock::FixedClock::new(T0));
+        let (started, took) = timed(dinhdanh::app::spawn(overrides.or(base.clone()), clock)).await;
+        let e = started.err().unwrap_or_else(|| panic!("started without {named}"));
+        assert!(e.to_string().contains(named), "{e}");
+        eprintln!("start-up without {named}: refused in {took:?}");
+        assert!(took < Duration::from_secs(8), "{named}: {took:?}");
+    }
 }
 
 /// Reads from `stream` until the peer closes it or `limit` passes.

@@ -26,6 +26,16 @@ pub async fn redeem(svc: &Services, client: &Client, params: &Params, now: i64) 
                 svc.ephemeral.revoke_by_grant(&rec.grant_id).await.map_err(ephemeral_failed)?;
                 svc.store.revoke_refresh_family(&rec.grant_id, now).await.map_err(store_failed)?;
                 tracing::warn!(client = %rec.client_id, "authorization code replayed; grant revoked");
+                let actor = format!("client:{}", rec.client_id);
+                crate::flows::audit(
+                    svc,
+                    now,
+                    actor,
+                    "grant.revoke.code_replayed",
+                    Some(rec.grant_id.clone()),
+                    "success",
+                )
+                .await;
             }
             return Err(invalid_grant("the code was already used"));
         }

@@ -24,6 +24,9 @@ pub async fn refresh(svc: &Services, client: &Client, params: &Params, now: i64)
         RefreshLookup::Used { family_id } => {
             revoke_family(svc, &family_id, now).await?;
             tracing::warn!(client = %client.client_id, "refresh token reused; family revoked");
+            let actor = format!("client:{}", client.client_id);
+            crate::flows::audit(svc, now, actor, "grant.revoke.refresh_reused", Some(family_id.clone()), "success")
+                .await;
             return Err(invalid_grant("the refresh token was already used"));
         }
         RefreshLookup::Invalid => return Err(invalid_grant("the refresh token is invalid or expired")),

@@ -74,7 +74,7 @@ impl KeyStore for SqliteStore {
             return Err(StoreError::Conflict("a new signing key is next or active".into()));
         }
         let mut conn = self.pool.acquire().await.map_err(unavailable)?;
-        insert(&mut *conn, key, key.state, key.activated_at).await
+        insert(&mut conn, key, key.state, key.activated_at).await
     }
 
     async fn advance_signing_keys(&self, now: i64, retention: i64) -> Result<u64, StoreError> {
@@ -189,7 +189,7 @@ impl KeyStore for SqliteStore {
                         next
                     }
                     (None, Some(r)) if r.alg.as_str() == alg => {
-                        insert(&mut *tx, r, KeyState::Active, Some(now)).await?;
+                        insert(&mut tx, r, KeyState::Active, Some(now)).await?;
                         r.kid.clone()
                     }
                     (None, _) => {

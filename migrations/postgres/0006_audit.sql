@@ -1,0 +1,12 @@
+-- 0006: the append-only, hash-chained audit log (who did what to whom, never secrets).
+CREATE TABLE audit_events (
+    seq BIGINT PRIMARY KEY,
+    at         BIGINT NOT NULL,
+    actor      TEXT NOT NULL,
+    action     TEXT NOT NULL,
+    subject    TEXT,
+    outcome    TEXT NOT NULL,
+    detail     TEXT NOT NULL,
+    prev_hash  TEXT NOT NULL,
+    hash       TEXT NOT NULL
+);
