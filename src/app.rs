@@ -84,6 +84,8 @@ pub fn hasher(config: &Config) -> Result<PasswordHasher, StartError> {
 
 /// Builds everything the router needs.
 pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
+    // The metrics recorder is process-wide; installing it is idempotent.
+    let _ = crate::telemetry::metrics_handle();
     let store = open_store(&config).await?;
     let ephemeral = open_ephemeral(&config).await?;
     let keys = load_keys(&config, store.as_ref(), clock.now()).await?;
@@ -161,10 +163,12 @@ async fn accept_until(
     app: &axum::Router,
     http: &hyper::server::conn::http1::Builder,
     graceful: &GracefulShutdown,
+    connections: &mut tokio::task::JoinSet<()>,
     until: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(until);
     loop {
+        while connections.try_join_next().is_some() {}
         let accepted = tokio::select! {
             () = &mut until => return,
             accepted = listener.accept() => accepted,
@@ -181,7 +185,7 @@ async fn accept_until(
         let _ = stream.set_nodelay(true);
         let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
         let conn = graceful.watch(conn);
-        tokio::spawn(async move {
+        connections.spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
@@ -208,11 +212,12 @@ pub async fn serve(
         .max_buf_size(2 * crate::http::MAX_HEADER_BYTES);
     let app = router(state.clone());
     let graceful = GracefulShutdown::new();
+    let mut connections = tokio::task::JoinSet::new();
 
-    accept_until(&listener, &app, &http, &graceful, shutdown).await;
+    accept_until(&listener, &app, &http, &graceful, &mut connections, shutdown).await;
     tracing::info!(drain_ms = drain.as_millis() as u64, "shutdown: readiness off, draining");
     state.start_draining();
-    accept_until(&listener, &app, &http, &graceful, tokio::time::sleep(drain)).await;
+    accept_until(&listener, &app, &http, &graceful, &mut connections, tokio::time::sleep(drain)).await;
     drop(listener);
 
     let open = graceful.count();
@@ -222,6 +227,7 @@ pub async fn serve(
         Ok(()) => tracing::info!(took_ms = watch.elapsed().as_millis() as u64, "shutdown: done"),
         Err(_) => tracing::warn!("shutdown: deadline reached, dropping the connections still open"),
     }
+    connections.shutdown().await;
     Ok(())
 }
 

@@ -18,3 +18,4 @@ pub mod identity;
 pub mod outbound;
 pub mod protocol;
 pub mod store;
+pub mod telemetry;

@@ -301,7 +301,9 @@ async fn client_command(config: &Config, now: i64, action: ClientAction) -> Exit
                 Ok(m) => m,
                 Err(e) => return fail(e),
             };
-            match admin::register_client_with(store, &limits, &md, now).await {
+            let done = admin::register_client_with(store, &limits, &md, now).await;
+            let id = done.as_ref().map(|r| r.client.client_id.clone()).ok().or_else(|| md.client_id.clone());
+            match admin::audited(store, "cli", "client.register", id.as_deref(), now, done).await {
                 Ok(r) => print_json(&r.response()),
                 Err(e) => fail(e),
             }
@@ -311,7 +313,8 @@ async fn client_command(config: &Config, now: i64, action: ClientAction) -> Exit
                 Ok(m) => m,
                 Err(e) => return fail(e),
             };
-            match admin::update_client(store, &limits, &client_id, &md, now).await {
+            let done = admin::update_client(store, &limits, &client_id, &md, now).await;
+            match admin::audited(store, "cli", "client.update", Some(&client_id), now, done).await {
                 Ok(r) => print_json(&r.response()),
                 Err(e) => fail(e),
             }
@@ -331,12 +334,23 @@ async fn client_command(config: &Config, now: i64, action: ClientAction) -> Exit
         }
         ClientAction::Show { client_id } => shown(admin::get_client(store, &client_id).await),
         ClientAction::Disable { client_id } => {
-            shown(admin::set_client_status(store, &client_id, ClientStatus::Disabled, now).await)
+            let done = admin::set_client_status(store, &client_id, ClientStatus::Disabled, now).await;
+            shown(admin::audited(store, "cli", "client.disable", Some(&client_id), now, done).await)
         }
         ClientAction::Enable { client_id } => {
-            shown(admin::set_client_status(store, &client_id, ClientStatus::Active, now).await)
+            let done = admin::set_client_status(store, &client_id, ClientStatus::Active, now).await;
+            shown(admin::audited(store, "cli", "client.enable", Some(&client_id), now, done).await)
         }
-        ClientAction::Delete { client_id } => match admin::delete_client(store, &client_id).await {
+        ClientAction::Delete { client_id } => match admin::audited(
+            store,
+            "cli",
+            "client.delete",
+            Some(&client_id),
+            now,
+            admin::delete_client(store, &client_id).await,
+        )
+        .await
+        {
             Ok(()) => print_json(&serde_json::json!({"deleted": client_id})),
             Err(e) => fail(e),
         },
@@ -370,12 +384,22 @@ async fn user_command(config: &Config, now: i64, action: UserAction) -> ExitCode
             }
         }
         UserAction::Show { id } => shown(admin::get_person(store, &id).await),
-        UserAction::Disable { id } => shown(admin::set_person_status(store, &id, PersonStatus::Disabled, now).await),
-        UserAction::Enable { id } => shown(admin::set_person_status(store, &id, PersonStatus::Active, now).await),
-        UserAction::Delete { id } => match admin::delete_person(store, &id).await {
-            Ok(()) => print_json(&serde_json::json!({"deleted": id})),
-            Err(e) => fail(e),
-        },
+        UserAction::Disable { id } => {
+            let done = admin::set_person_status(store, &id, PersonStatus::Disabled, now).await;
+            shown(admin::audited(store, "cli", "person.disable", Some(&id), now, done).await)
+        }
+        UserAction::Enable { id } => {
+            let done = admin::set_person_status(store, &id, PersonStatus::Active, now).await;
+            shown(admin::audited(store, "cli", "person.enable", Some(&id), now, done).await)
+        }
+        UserAction::Delete { id } => {
+            match admin::audited(store, "cli", "person.delete", Some(&id), now, admin::delete_person(store, &id).await)
+                .await
+            {
+                Ok(()) => print_json(&serde_json::json!({"deleted": id})),
+                Err(e) => fail(e),
+            }
+        }
     }
 }
 
@@ -428,8 +452,10 @@ async fn run(cli: Cli) -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return fail(e),
             };
-            match admin::create_initial_token(store.as_ref(), policy.as_ref(), expires_in, max_uses, clock.now()).await
-            {
+            let now = clock.now();
+            let done = admin::create_initial_token(store.as_ref(), policy.as_ref(), expires_in, max_uses, now).await;
+            let id = done.as_ref().map(|t| t.record.id.clone()).ok();
+            match admin::audited(store.as_ref(), "cli", "registration_token.create", id.as_deref(), now, done).await {
                 Ok(t) => print_json(&t.response()),
                 Err(e) => fail(e),
             }
@@ -440,7 +466,17 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(e) => return fail(e),
             };
             let token_endpoint = format!("{}/token", config.issuer);
-            match admin::bootstrap_admin(store.as_ref(), &client_id, clock.now()).await {
+            let now = clock.now();
+            let done = admin::bootstrap_admin(store.as_ref(), &client_id, now).await;
+            let done = match done {
+                Ok(admin::Bootstrap::Created(r)) => {
+                    admin::audited(store.as_ref(), "cli", "admin.bootstrap", Some(&client_id), now, Ok(r))
+                        .await
+                        .map(admin::Bootstrap::Created)
+                }
+                other => other,
+            };
+            match done {
                 Ok(admin::Bootstrap::Created(r)) => print_json(&serde_json::json!({
                     "client_id": r.client.client_id,
                     "client_secret": r.client_secret,
@@ -491,7 +527,10 @@ async fn run(cli: Cli) -> ExitCode {
             };
             let new =
                 admin::NewPerson { username, password, name, email, email_verified, phone, personal_number, address };
-            match admin::create_person(store.as_ref(), &hasher, new, clock.now()).await {
+            let now = clock.now();
+            let done = admin::create_person(store.as_ref(), &hasher, new, now).await;
+            let id = done.as_ref().map(|p| p.id.0.clone()).ok();
+            match admin::audited(store.as_ref(), "cli", "person.create", id.as_deref(), now, done).await {
                 Ok(p) => print_json(&admin::person_json(&p)),
                 Err(e) => fail(e),
             }

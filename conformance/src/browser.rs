@@ -34,7 +34,8 @@ pub(crate) enum Start {
 /// Where a walk ended.
 #[derive(Clone, Debug)]
 pub(crate) enum Landing {
-    /// A 3xx whose `Location` starts with the client's `redirect_uri`.
+    /// A 3xx whose `Location` starts with the client's `redirect_uri` (or
+    /// another URI the browser was told to stop at).
     Redirect { url: Url },
     /// An auto-submitting `form_post` page aimed at the `redirect_uri`.
     FormPost { action: String, params: Vec<(String, String)> },
@@ -75,12 +76,20 @@ pub(crate) struct Visit {
 /// sessions unless they mean to.
 pub(crate) struct Browser {
     http: reqwest::Client,
-    redirect_uri: String,
+    /// Where a walk stops: the client's `redirect_uri` and any other
+    /// client-side URI (a post-logout redirect URI), matched as prefixes.
+    stops: Vec<String>,
 }
 
 impl Browser {
     /// A new browser with an empty cookie jar.
     pub(crate) fn new(redirect_uri: &str) -> Result<Self, String> {
+        Self::with_stops(&[redirect_uri])
+    }
+
+    /// A new browser with an empty cookie jar that stops at any of `stops`
+    /// (the first being the client's `redirect_uri`).
+    pub(crate) fn with_stops(stops: &[&str]) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(Policy::none())
@@ -88,7 +97,11 @@ impl Browser {
             .user_agent("dinhdanh-conformance/0.1")
             .build()
             .map_err(|e| format!("cannot build the browser's HTTP client: {e}"))?;
-        Ok(Self { http, redirect_uri: redirect_uri.to_string() })
+        Ok(Self { http, stops: stops.iter().map(|s| (*s).to_string()).collect() })
+    }
+
+    fn is_stop(&self, url: &str) -> bool {
+        self.stops.iter().any(|s| !s.is_empty() && url.starts_with(s.as_str()))
     }
 
     /// Follows the OP's own redirects and answers its login and consent
@@ -114,7 +127,7 @@ impl Browser {
                     .to_string();
                 let target =
                     page_url.join(&location).map_err(|e| format!("bad Location {location:?} from {page_url}: {e}"))?;
-                if target.as_str().starts_with(&self.redirect_uri) {
+                if self.is_stop(target.as_str()) {
                     return Ok(Visit { landing: Landing::Redirect { url: target }, logins, consents });
                 }
                 if target.origin() == page_url.origin() {
@@ -156,7 +169,7 @@ impl Browser {
             }
             if let Some((action, form)) = forms.iter().find_map(|f| {
                 let action = f.resolved_action(&url).ok()?;
-                (f.method == "post" && action.as_str().starts_with(&self.redirect_uri)).then_some((action, f))
+                (f.method == "post" && self.is_stop(action.as_str())).then_some((action, f))
             }) {
                 return Ok(Visit {
                     landing: Landing::FormPost { action: action.to_string(), params: form.hidden() },
@@ -251,6 +264,19 @@ impl Form {
                     && c.value.as_deref() == Some("allow")
             })
             .map(|_| ("decision".to_string(), "allow".to_string()))
+    }
+
+    /// The `logout=yes` submit control of an RP-Initiated Logout
+    /// confirmation form, if this is one.
+    pub(crate) fn logout_confirm(&self) -> Option<(String, String)> {
+        self.controls
+            .iter()
+            .find(|c| {
+                (c.tag == "button" || (c.tag == "input" && c.kind == "submit"))
+                    && c.name.as_deref() == Some("logout")
+                    && c.value.as_deref() == Some("yes")
+            })
+            .map(|_| ("logout".to_string(), "yes".to_string()))
     }
 
     /// The form's `action` resolved against the page it came from (an
@@ -433,6 +459,15 @@ pub(crate) fn scan_forms(html: &str) -> Vec<Form> {
     forms
 }
 
+/// The `href` of every `<a>` in a page, entity-decoded, in order.
+pub(crate) fn links(html: &str) -> Vec<String> {
+    tags(html)
+        .into_iter()
+        .filter(|t| t.name == "a" && !t.closing)
+        .filter_map(|t| t.attr("href").map(str::to_string))
+        .collect()
+}
+
 /// Decodes the HTML character references that matter for attribute values:
 /// the named ones for markup characters plus numeric references. Anything
 /// unknown is left as it is.
@@ -584,6 +619,33 @@ mod tests {
         assert_eq!(forms[0].hidden(), vec![("k".to_string(), "v".to_string())]);
         assert_eq!(forms[1].action.as_deref(), Some("/b"));
         assert!(forms[1].is_login());
+    }
+
+    #[test]
+    fn logout_confirmation_form_and_links() {
+        let html = r#"<form method="post" action="/end_session/confirm">
+<input type="hidden" name="id" value="i1"><input type="hidden" name="csrf" value="c1">
+<button type="submit" name="logout" value="yes">Sign out</button>
+<button type="submit" name="logout" value="no">Stay</button></form>
+<p><a id="continue" href="https://rp.example/bye?state=s&amp;x=1">Continue</a><a name="x">no href</a></p>"#;
+        let forms = scan_forms(html);
+        assert_eq!(forms.len(), 1);
+        assert_eq!(forms[0].logout_confirm(), Some(("logout".to_string(), "yes".to_string())));
+        assert_eq!(forms[0].consent_allow(), None);
+        assert!(!forms[0].is_login());
+        assert_eq!(links(html), vec!["https://rp.example/bye?state=s&x=1".to_string()]);
+        let no = r#"<form><button name="logout" value="no">Stay</button></form>"#;
+        assert_eq!(scan_forms(no)[0].logout_confirm(), None);
+    }
+
+    #[test]
+    fn stops_match_any_prefix() {
+        let b = Browser::with_stops(&["https://rp.example/cb", "https://rp.example/bye"]).unwrap();
+        assert!(b.is_stop("https://rp.example/cb?code=1"));
+        assert!(b.is_stop("https://rp.example/bye?state=s"));
+        assert!(!b.is_stop("https://rp.example/other"));
+        let empty = Browser::with_stops(&["https://rp.example/cb", ""]).unwrap();
+        assert!(!empty.is_stop("https://anything.example/"));
     }
 
     #[test]

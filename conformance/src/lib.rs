@@ -1,8 +1,9 @@
 //! A black-box OpenID Connect OP test runner: an independent relying party,
 //! built on the `openidconnect` crate, that runs checks modelled on the
-//! OpenID Foundation's "Basic OP" (`oidcc-basic-certification-test-plan`)
-//! and "Config OP" plans against any OP it can reach. Each check carries
-//! the name of the plan's test module it mirrors.
+//! OpenID Foundation's "Basic OP" (`oidcc-basic-certification-test-plan`),
+//! "Config OP", "RP-Initiated Logout OP", "Back-Channel Logout OP" and
+//! "Dynamic OP" plans against any OP it can reach. Each check carries the
+//! name of the plan's test module it mirrors.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -16,6 +17,8 @@
 //!     username: "alice".into(),
 //!     password: "correct horse".into(),
 //!     slow: false,
+//!     post_logout_redirect_uri: Some("https://rp.example/logged-out".into()),
+//!     initial_access_token: None,
 //! };
 //! let report = conformance::run(&opts).await;
 //! println!("{}", report.summary_line());
@@ -24,6 +27,8 @@
 
 mod browser;
 mod checks;
+mod jose;
+mod listener;
 mod rp;
 
 use std::fmt;
@@ -53,6 +58,14 @@ pub struct Options {
     pub password: String,
     /// Also run the checks that need more than 30 s of waiting.
     pub slow: bool,
+    /// A post-logout redirect URI registered for the `client_secret_basic`
+    /// client (RP-Initiated Logout 1.0 §3). It is never contacted. The
+    /// RP-Initiated Logout checks are skipped when it is `None`.
+    pub post_logout_redirect_uri: Option<String>,
+    /// An initial access token for the OP's registration endpoint (RFC 7591
+    /// §3). The dynamic registration and back-channel logout checks register
+    /// their own clients with it and are skipped when it is `None`.
+    pub initial_access_token: Option<String>,
 }
 
 impl fmt::Debug for Options {
@@ -67,6 +80,8 @@ impl fmt::Debug for Options {
             .field("username", &self.username)
             .field("password", &"<redacted>")
             .field("slow", &self.slow)
+            .field("post_logout_redirect_uri", &self.post_logout_redirect_uri)
+            .field("initial_access_token", &self.initial_access_token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// Black-box OpenID Connect OP checks modelled on the OpenID Foundation
-/// Basic OP and Config OP certification plans.
+/// Basic, Config, RP-Initiated Logout, Back-Channel Logout and Dynamic OP
+/// certification plans.
 #[derive(Parser, Debug)]
 #[command(name = "conformance", version, about)]
 struct Cli {
@@ -39,6 +40,14 @@ struct Cli {
     /// Also run checks that wait for more than 30 seconds.
     #[arg(long)]
     slow: bool,
+    /// A post-logout redirect URI registered for the client_secret_basic
+    /// client (never contacted); enables the RP-Initiated Logout checks.
+    #[arg(long, value_name = "URL")]
+    post_logout_redirect_uri: Option<String>,
+    /// An initial access token for the registration endpoint; enables the
+    /// dynamic registration and back-channel logout checks.
+    #[arg(long, value_name = "TOKEN", env = "CONFORMANCE_INITIAL_ACCESS_TOKEN", hide_env_values = true)]
+    initial_access_token: Option<String>,
     /// Run only these checks (repeatable; see --list).
     #[arg(long, value_name = "NAME", num_args = 1..)]
     only: Vec<String>,
@@ -76,6 +85,8 @@ async fn main() -> ExitCode {
         username: cli.username,
         password: cli.password,
         slow: cli.slow,
+        post_logout_redirect_uri: cli.post_logout_redirect_uri,
+        initial_access_token: cli.initial_access_token,
     };
     let report = conformance::run_with(&opts, &cli.only, |result| println!("{result}")).await;
     println!("{}", report.summary_line());

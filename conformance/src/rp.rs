@@ -129,6 +129,11 @@ impl Op {
             .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
     }
 
+    /// A string discovery member (`None` when absent or not a string).
+    pub(crate) fn string(&self, name: &str) -> Option<&str> {
+        self.raw.get(name).and_then(Value::as_str)
+    }
+
     /// Whether `name` lists `value` (false when the member is absent).
     pub(crate) fn lists(&self, name: &str, value: &str) -> bool {
         self.strings(name).is_some_and(|v| v.iter().any(|s| s == value))
@@ -420,9 +425,16 @@ impl<'o> Ctx<'o> {
         Ok(Browser::new(&self.opts.redirect_uri)?)
     }
 
+    /// A fresh browser that also stops at the given client-side URIs (a
+    /// post-logout redirect URI, another client's redirect URI).
+    pub(crate) fn browser_with(&self, also: &[&str]) -> Result<Browser, Stop> {
+        let mut stops = vec![self.opts.redirect_uri.as_str()];
+        stops.extend_from_slice(also);
+        Ok(Browser::with_stops(&stops)?)
+    }
+
     /// The `openidconnect` client for one of the configured clients.
     pub(crate) fn client(&self, which: Which) -> Result<OidcClient, Stop> {
-        let op = self.op()?;
         let (id, secret, auth) = match which {
             Which::Basic => (self.opts.client_id.clone(), self.opts.client_secret.clone(), AuthType::BasicAuth),
             Which::Post => match (&self.opts.client_post_id, &self.opts.client_post_secret) {
@@ -432,11 +444,28 @@ impl<'o> Ctx<'o> {
                 }
             },
         };
-        let redirect =
-            RedirectUrl::new(self.opts.redirect_uri.clone()).map_err(|e| format!("bad redirect_uri: {e}"))?;
-        Ok(CoreClient::from_provider_metadata(op.meta.clone(), ClientId::new(id), Some(ClientSecret::new(secret)))
-            .set_redirect_uri(redirect)
-            .set_auth_type(auth))
+        self.client_for(&id, Some(&secret), &self.opts.redirect_uri, auth)
+    }
+
+    /// The `openidconnect` client for any client (one registered by a check,
+    /// say). Without a secret and with [`AuthType::RequestBody`] the crate
+    /// sends only `client_id`, so a client assertion can be added.
+    pub(crate) fn client_for(
+        &self,
+        client_id: &str,
+        secret: Option<&str>,
+        redirect_uri: &str,
+        auth: AuthType,
+    ) -> Result<OidcClient, Stop> {
+        let op = self.op()?;
+        let redirect = RedirectUrl::new(redirect_uri.to_string()).map_err(|e| format!("bad redirect_uri: {e}"))?;
+        Ok(CoreClient::from_provider_metadata(
+            op.meta.clone(),
+            ClientId::new(client_id.to_string()),
+            secret.map(|s| ClientSecret::new(s.to_string())),
+        )
+        .set_redirect_uri(redirect)
+        .set_auth_type(auth))
     }
 
     /// The configured secret of a client.
@@ -565,11 +594,25 @@ impl<'o> Ctx<'o> {
         code: &str,
         verifier: &str,
     ) -> Result<Result<Tokens, (TokenError, u16, HeaderMap)>, Stop> {
+        self.exchange_with(client, code, verifier, &[]).await
+    }
+
+    /// [`Ctx::exchange`] with extra form parameters (a client assertion).
+    pub(crate) async fn exchange_with(
+        &self,
+        client: &OidcClient,
+        code: &str,
+        verifier: &str,
+        extra: &[(String, String)],
+    ) -> Result<Result<Tokens, (TokenError, u16, HeaderMap)>, Stop> {
         let recorder = Recorder::new(&self.http);
-        let request = client
+        let mut request = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| format!("cannot build the token request: {e}"))?
             .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_string()));
+        for (k, v) in extra {
+            request = request.add_extra_param(k.clone(), v.clone());
+        }
         let result = request.request_async(&recorder).await;
         let (status, headers) = recorder.last().map(|(s, h, _)| (s, h)).unwrap_or((0, HeaderMap::new()));
         Ok(match result {
@@ -580,7 +623,18 @@ impl<'o> Ctx<'o> {
 
     /// Redeems a code and insists on success.
     pub(crate) async fn redeem(&self, client: &OidcClient, code: &str, verifier: &str) -> Result<Tokens, Stop> {
-        match self.exchange(client, code, verifier).await? {
+        self.redeem_with(client, code, verifier, &[]).await
+    }
+
+    /// [`Ctx::redeem`] with extra form parameters.
+    pub(crate) async fn redeem_with(
+        &self,
+        client: &OidcClient,
+        code: &str,
+        verifier: &str,
+        extra: &[(String, String)],
+    ) -> Result<Tokens, Stop> {
+        match self.exchange_with(client, code, verifier, extra).await? {
             Ok(tokens) => Ok(tokens),
             Err((e, status, _)) => fail(format!("token request failed (HTTP {status}): {}", describe_token_error(&e))),
         }
@@ -699,8 +753,19 @@ impl<'o> Ctx<'o> {
 
     /// Everything after the authorization endpoint visit.
     pub(crate) async fn finish_flow(&self, client: &OidcClient, prep: Prepared, visit: Visit) -> Result<Flow, Stop> {
+        self.finish_flow_with(client, prep, visit, &[]).await
+    }
+
+    /// [`Ctx::finish_flow`] with extra token request parameters.
+    pub(crate) async fn finish_flow_with(
+        &self,
+        client: &OidcClient,
+        prep: Prepared,
+        visit: Visit,
+        extra: &[(String, String)],
+    ) -> Result<Flow, Stop> {
         let (_, code) = self.expect_code(&visit, prep.state.as_deref())?;
-        let tokens = self.redeem(client, &code, &prep.verifier).await?;
+        let tokens = self.redeem_with(client, &code, &prep.verifier, extra).await?;
         let nonce = match &prep.nonce {
             Some(n) => NonceRule::Equals(n),
             None => NonceRule::Absent,

@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 use super::registration::{RegistrationPolicy, check_remote_documents};
+use crate::audit::AuditEvent;
 use crate::crypto::opaque::{random_token, token_digest};
 use crate::crypto::password::{MAX_PASSWORD_BYTES, PasswordHasher};
 use crate::identity::person::check_username;
@@ -37,6 +38,47 @@ pub enum AdminError {
     /// The store refused or failed.
     #[error("{0}")]
     Store(#[from] StoreError),
+}
+
+impl AdminError {
+    /// The error code the admin API answers with.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Metadata(m) => m.code(),
+            Self::Invalid(_) => "invalid_request",
+            Self::NotFound(_) => "not_found",
+            Self::Store(StoreError::Conflict(_)) => "conflict",
+            Self::Store(StoreError::Unavailable(_)) => "temporarily_unavailable",
+        }
+    }
+}
+
+/// Writes the audit line of an administrative change and passes its result through:
+/// `action` on success, `action.failed` with the error code and reason on failure
+/// (messages name fields and rules, never secrets or personal numbers). `actor` is
+/// `cli` or `admin:<client id>`.
+pub async fn audited<T>(
+    store: &dyn Store,
+    actor: &str,
+    action: &str,
+    subject: Option<&str>,
+    now: i64,
+    result: Result<T, AdminError>,
+) -> Result<T, AdminError> {
+    let (action, outcome, detail) = match &result {
+        Ok(_) => (action.to_owned(), "success", json!({})),
+        Err(e) => (format!("{action}.failed"), "failure", json!({"error": e.code(), "reason": e.to_string()})),
+    };
+    let event = AuditEvent {
+        at: now,
+        actor: actor.to_owned(),
+        action,
+        subject: subject.map(str::to_owned),
+        outcome: outcome.to_owned(),
+        detail,
+    };
+    let _ = crate::audit::record(store, event).await;
+    result
 }
 
 /// The admin scope for clients and initial access tokens.

@@ -249,6 +249,7 @@ async fn login_step(
                 .and_then(|v| v.as_slice().try_into().ok().map(u64::from_be_bytes))
                 .unwrap_or(0);
             if failures >= MAX_LOGIN_FAILURES {
+                metrics::counter!(crate::telemetry::LOGINS, "outcome" => "throttled").increment(1);
                 let view = view_of(svc, ix, Some(LoginError::TooManyAttempts)).await?;
                 return Ok(Step::Show { view, status: 429, locale }.into());
             }
@@ -270,10 +271,12 @@ async fn login_step(
                     .await
                     .map_err(ephemeral_failed)?;
                 tracing::info!(outcome = "failure", "sign-in");
+                metrics::counter!(crate::telemetry::LOGINS, "outcome" => "failure").increment(1);
                 let view = view_of(svc, ix, Some(LoginError::InvalidCredentials)).await?;
                 return Ok(Step::Show { view, status: 401, locale }.into());
             };
             tracing::info!(outcome = "success", person = %person.id.0, "sign-in");
+            metrics::counter!(crate::telemetry::LOGINS, "outcome" => "success").increment(1);
             // A new session value at every sign-in (no fixation); the old one ends.
             if let Some(old) = cookies.session {
                 svc.ephemeral.delete(Namespace::Session, &token_digest(old)).await.map_err(ephemeral_failed)?;

@@ -286,6 +286,38 @@ fn unavailable(e: StoreError) -> RegistrationError {
     RegistrationError::Unavailable
 }
 
+/// The audit line of a registration change: `action` or `action.failed` with the RFC
+/// error code and reason (metadata messages name rules and URIs, never secrets).
+async fn audit(
+    svc: &Services,
+    now: i64,
+    actor: String,
+    action: &str,
+    subject: &str,
+    failure: Option<&RegistrationError>,
+) {
+    let (action, outcome, detail) = match failure {
+        None => (action.to_owned(), "success", serde_json::json!({})),
+        Some(e) => {
+            let code = match e {
+                RegistrationError::InvalidToken(_) => "invalid_token",
+                RegistrationError::Metadata(m) => m.code(),
+                RegistrationError::Unavailable => "temporarily_unavailable",
+            };
+            (format!("{action}.failed"), "failure", serde_json::json!({"error": code, "reason": e.to_string()}))
+        }
+    };
+    let event = crate::audit::AuditEvent {
+        at: now,
+        actor,
+        action,
+        subject: Some(subject.to_owned()),
+        outcome: outcome.to_owned(),
+        detail,
+    };
+    let _ = crate::audit::record(svc.store.as_ref(), event).await;
+}
+
 fn invalid_token(m: &str) -> RegistrationError {
     RegistrationError::InvalidToken(m.to_owned())
 }
@@ -362,9 +394,20 @@ pub async fn register(
         tracing::error!(error = %e, token = %stored.id, "stored registration policy does not parse");
         RegistrationError::Unavailable
     })?;
-    let md = metadata_of(body)?;
     let client_id = uuid::Uuid::now_v7().simple().to_string();
-    let client = validated(svc, &md, &policy, client_id, now).await?;
+    let actor = format!("initial_token:{}", stored.id);
+    let checked = match metadata_of(body) {
+        Ok(md) => validated(svc, &md, &policy, client_id.clone(), now).await,
+        Err(e) => Err(e),
+    };
+    let client = match checked {
+        Ok(c) => c,
+        Err(e) => {
+            let e = RegistrationError::Metadata(e);
+            audit(svc, now, actor, "client.register", &client_id, Some(&e)).await;
+            return Err(e);
+        }
+    };
     let secret = needs_secret(&client).then(random_token);
     let registration_token = random_token();
     let policy_json = policy.to_json();
@@ -378,9 +421,11 @@ pub async fn register(
         initial_token_digest: Some(&initial_digest),
     };
     if !svc.store.create_client(new, now).await.map_err(unavailable)? {
-        return Err(invalid_token("the initial access token is expired, revoked or used up"));
+        let e = invalid_token("the initial access token is expired, revoked or used up");
+        audit(svc, now, actor, "client.register", &client_id, Some(&e)).await;
+        return Err(e);
     }
-    tracing::info!(client_id = %client.client_id, initial_token = %stored.id, "client registered dynamically");
+    audit(svc, now, actor, "client.register", &client_id, None).await;
     Ok(response(svc, &client, secret.as_deref(), &registration_token))
 }
 
@@ -444,8 +489,19 @@ pub async fn update(
         })?,
         None => return Err(invalid_token("this client is not managed through the registration endpoint")),
     };
-    let md = metadata_of(body)?;
-    let client = validated(svc, &md, &policy, client_id.to_owned(), record.client.client_id_issued_at).await?;
+    let actor = format!("client:{client_id}");
+    let checked = match metadata_of(body) {
+        Ok(md) => validated(svc, &md, &policy, client_id.to_owned(), record.client.client_id_issued_at).await,
+        Err(e) => Err(e),
+    };
+    let client = match checked {
+        Ok(c) => c,
+        Err(e) => {
+            let e = RegistrationError::Metadata(e);
+            audit(svc, now, actor, "client.update", client_id, Some(&e)).await;
+            return Err(e);
+        }
+    };
     let (digest, new_secret) = match (needs_secret(&client), record.secret_digest) {
         (false, _) => (None, None),
         (true, Some(d)) => (Some(d), None),
@@ -457,16 +513,16 @@ pub async fn update(
     if !svc.store.update_client(&client, digest.as_deref(), now).await.map_err(unavailable)? {
         return Err(invalid_token("the registration access token is not valid for this client"));
     }
-    tracing::info!(client_id, "client updated its registration");
+    audit(svc, now, actor, "client.update", client_id, None).await;
     Ok(response(svc, &client, new_secret.as_deref(), token.unwrap_or_default()))
 }
 
 /// `DELETE /register/{client_id}` (RFC 7592 §2.3): the client, its consents and refresh
 /// tokens are gone; its registration access token with it.
-pub async fn delete(svc: &Services, client_id: &str, token: Option<&str>) -> Result<(), RegistrationError> {
+pub async fn delete(svc: &Services, client_id: &str, token: Option<&str>, now: i64) -> Result<(), RegistrationError> {
     managed(svc, client_id, token).await?;
     svc.store.delete_client(client_id).await.map_err(unavailable)?;
-    tracing::info!(client_id, "client deleted its registration");
+    audit(svc, now, format!("client:{client_id}"), "client.delete", client_id, None).await;
     Ok(())
 }
 

@@ -51,16 +51,17 @@ fn error(status: StatusCode, code: &str, description: &str) -> Response {
 }
 
 fn admin_error(e: AdminError) -> Response {
+    let code = e.code();
     match e {
         AdminError::Metadata(m) => {
             let d = match &m {
                 MetadataError::InvalidRedirectUri(d) | MetadataError::InvalidClientMetadata(d) => d,
             };
-            error(StatusCode::BAD_REQUEST, m.code(), d)
+            error(StatusCode::BAD_REQUEST, code, d)
         }
-        AdminError::Invalid(d) => error(StatusCode::BAD_REQUEST, "invalid_request", &d),
-        AdminError::NotFound(d) => error(StatusCode::NOT_FOUND, "not_found", &d),
-        AdminError::Store(StoreError::Conflict(d)) => error(StatusCode::CONFLICT, "conflict", &d),
+        AdminError::Invalid(d) => error(StatusCode::BAD_REQUEST, code, &d),
+        AdminError::NotFound(d) => error(StatusCode::NOT_FOUND, code, &d),
+        AdminError::Store(StoreError::Conflict(d)) => error(StatusCode::CONFLICT, code, &d),
         AdminError::Store(e @ StoreError::Unavailable(_)) => {
             tracing::error!(error = %e, "durable store failed");
             let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again shortly");
@@ -70,12 +71,13 @@ fn admin_error(e: AdminError) -> Response {
     }
 }
 
-/// Checks the caller's token for `scope` (RFC 6750 §3 on refusal).
-async fn guard(state: &AppState, headers: &HeaderMap, scope: &'static str) -> Result<(), Response> {
+/// Checks the caller's token for `scope` (RFC 6750 §3 on refusal); the caller as an
+/// audit actor (`admin:<client id>`).
+async fn guard(state: &AppState, headers: &HeaderMap, scope: &'static str) -> Result<String, Response> {
     let token =
         bearer_token(headers).map_err(|_| unauthorized("the Authorization header must be `Bearer <token>`", true))?;
     match admin_api::authorize(&state.services, token.as_deref(), scope, state.now()).await {
-        Ok(_) => Ok(()),
+        Ok(record) => Ok(format!("admin:{}", record.client_id)),
         Err(Refusal::NoToken) => Err(unauthorized("an access token with an admin scope is required", false)),
         Err(Refusal::InvalidToken(d)) => Err(unauthorized(d, true)),
         Err(Refusal::InsufficientScope(s)) => {
@@ -156,10 +158,14 @@ async fn list_clients(State(state): State<AppState>, headers: HeaderMap, RawQuer
 }
 
 async fn create_client(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Outcome {
-    guard(&state, &headers, SCOPE_CLIENTS).await?;
+    let actor = guard(&state, &headers, SCOPE_CLIENTS).await?;
     let md = parse_metadata(&headers, &body)?;
-    let r = admin::register_client_with(store(&state), &limits(&state), &md, state.now()).await.map_err(admin_error)?;
-    tracing::info!(client_id = %r.client.client_id, "client registered through the admin API");
+    let now = state.now();
+    let done = admin::register_client_with(store(&state), &limits(&state), &md, now).await;
+    let id = done.as_ref().map(|r| r.client.client_id.clone()).ok().or_else(|| md.client_id.clone());
+    let r = admin::audited(store(&state), &actor, "client.register", id.as_deref(), now, done)
+        .await
+        .map_err(admin_error)?;
     let record = admin::get_client(store(&state), &r.client.client_id).await.map_err(admin_error)?;
     let mut v = admin::client_json(&record);
     if let Some(s) = &r.client_secret {
@@ -179,10 +185,11 @@ async fn update_client(
     headers: HeaderMap,
     body: Bytes,
 ) -> Outcome {
-    guard(&state, &headers, SCOPE_CLIENTS).await?;
+    let actor = guard(&state, &headers, SCOPE_CLIENTS).await?;
     let md = parse_metadata(&headers, &body)?;
-    let r = admin::update_client(store(&state), &limits(&state), &id, &md, state.now()).await.map_err(admin_error)?;
-    tracing::info!(client_id = %id, "client replaced through the admin API");
+    let now = state.now();
+    let done = admin::update_client(store(&state), &limits(&state), &id, &md, now).await;
+    let r = admin::audited(store(&state), &actor, "client.update", Some(&id), now, done).await.map_err(admin_error)?;
     let mut v = admin::client_json(&admin::get_client(store(&state), &id).await.map_err(admin_error)?);
     if let Some(s) = &r.client_secret {
         v["client_secret"] = s.clone().into();
@@ -191,9 +198,11 @@ async fn update_client(
 }
 
 async fn client_status(state: AppState, id: String, headers: HeaderMap, status: ClientStatus) -> Outcome {
-    guard(&state, &headers, SCOPE_CLIENTS).await?;
-    let r = admin::set_client_status(store(&state), &id, status, state.now()).await.map_err(admin_error)?;
-    tracing::info!(client_id = %id, status = status.as_str(), "client status set through the admin API");
+    let actor = guard(&state, &headers, SCOPE_CLIENTS).await?;
+    let now = state.now();
+    let action = if status == ClientStatus::Active { "client.enable" } else { "client.disable" };
+    let done = admin::set_client_status(store(&state), &id, status, now).await;
+    let r = admin::audited(store(&state), &actor, action, Some(&id), now, done).await.map_err(admin_error)?;
     ok(&admin::client_json(&r))
 }
 
@@ -206,9 +215,10 @@ async fn enable_client(State(state): State<AppState>, Path(id): Path<String>, he
 }
 
 async fn delete_client(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Outcome {
-    guard(&state, &headers, SCOPE_CLIENTS).await?;
-    admin::delete_client(store(&state), &id).await.map_err(admin_error)?;
-    tracing::info!(client_id = %id, "client deleted through the admin API");
+    let actor = guard(&state, &headers, SCOPE_CLIENTS).await?;
+    let now = state.now();
+    let done = admin::delete_client(store(&state), &id).await;
+    admin::audited(store(&state), &actor, "client.delete", Some(&id), now, done).await.map_err(admin_error)?;
     Ok(no_content())
 }
 
@@ -228,11 +238,14 @@ async fn list_people(State(state): State<AppState>, headers: HeaderMap, RawQuery
 }
 
 async fn create_person(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Outcome {
-    guard(&state, &headers, SCOPE_PEOPLE).await?;
+    let actor = guard(&state, &headers, SCOPE_PEOPLE).await?;
     let new: NewPerson = parse_body(&headers, &body)?;
     let svc = &state.services;
-    let p = admin::create_person(store(&state), &svc.hasher, new, state.now()).await.map_err(admin_error)?;
-    tracing::info!(person = %p.id.0, "person created through the admin API");
+    let now = state.now();
+    let done = admin::create_person(store(&state), &svc.hasher, new, now).await;
+    let id = done.as_ref().map(|p| p.id.0.clone()).ok();
+    let p =
+        admin::audited(store(&state), &actor, "person.create", id.as_deref(), now, done).await.map_err(admin_error)?;
     Ok(json_response(StatusCode::CREATED, &admin::person_detail_json(&p)))
 }
 
@@ -247,18 +260,21 @@ async fn update_person(
     headers: HeaderMap,
     body: Bytes,
 ) -> Outcome {
-    guard(&state, &headers, SCOPE_PEOPLE).await?;
+    let actor = guard(&state, &headers, SCOPE_PEOPLE).await?;
     let patch: PersonPatch = parse_body(&headers, &body)?;
     let svc = &state.services;
-    let p = admin::update_person(store(&state), &svc.hasher, &id, patch, state.now()).await.map_err(admin_error)?;
-    tracing::info!(person = %id, "person updated through the admin API");
+    let now = state.now();
+    let done = admin::update_person(store(&state), &svc.hasher, &id, patch, now).await;
+    let p = admin::audited(store(&state), &actor, "person.update", Some(&id), now, done).await.map_err(admin_error)?;
     ok(&admin::person_detail_json(&p))
 }
 
 async fn person_status(state: AppState, id: String, headers: HeaderMap, status: PersonStatus) -> Outcome {
-    guard(&state, &headers, SCOPE_PEOPLE).await?;
-    let p = admin::set_person_status(store(&state), &id, status, state.now()).await.map_err(admin_error)?;
-    tracing::info!(person = %id, status = status.as_str(), "person status set through the admin API");
+    let actor = guard(&state, &headers, SCOPE_PEOPLE).await?;
+    let now = state.now();
+    let action = if status == PersonStatus::Active { "person.enable" } else { "person.disable" };
+    let done = admin::set_person_status(store(&state), &id, status, now).await;
+    let p = admin::audited(store(&state), &actor, action, Some(&id), now, done).await.map_err(admin_error)?;
     ok(&admin::person_detail_json(&p))
 }
 
@@ -271,9 +287,10 @@ async fn enable_person(State(state): State<AppState>, Path(id): Path<String>, he
 }
 
 async fn delete_person(State(state): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> Outcome {
-    guard(&state, &headers, SCOPE_PEOPLE).await?;
-    admin::delete_person(store(&state), &id).await.map_err(admin_error)?;
-    tracing::info!(person = %id, "person deleted through the admin API");
+    let actor = guard(&state, &headers, SCOPE_PEOPLE).await?;
+    let now = state.now();
+    let done = admin::delete_person(store(&state), &id).await;
+    admin::audited(store(&state), &actor, "person.delete", Some(&id), now, done).await.map_err(admin_error)?;
     Ok(no_content())
 }
 
@@ -290,13 +307,15 @@ struct NewRegistrationToken {
 }
 
 async fn create_registration_token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Outcome {
-    guard(&state, &headers, SCOPE_CLIENTS).await?;
+    let actor = guard(&state, &headers, SCOPE_CLIENTS).await?;
     let req: NewRegistrationToken =
         if body.is_empty() { NewRegistrationToken::default() } else { parse_body(&headers, &body)? };
-    let minted =
-        admin::create_initial_token(store(&state), req.policy.as_ref(), req.expires_in, req.max_uses, state.now())
-            .await
-            .map_err(admin_error)?;
+    let now = state.now();
+    let done = admin::create_initial_token(store(&state), req.policy.as_ref(), req.expires_in, req.max_uses, now).await;
+    let id = done.as_ref().map(|t| t.record.id.clone()).ok();
+    let minted = admin::audited(store(&state), &actor, "registration_token.create", id.as_deref(), now, done)
+        .await
+        .map_err(admin_error)?;
     Ok(json_response(StatusCode::CREATED, &minted.response()))
 }
 

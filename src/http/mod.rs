@@ -10,6 +10,7 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -22,6 +23,7 @@ mod authorize;
 pub mod cookies;
 mod discovery;
 mod logout;
+mod metrics;
 pub mod pages;
 mod register;
 mod token;
@@ -147,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         .route("/interaction/{id}/consent", post(authorize::interaction_consent))
         .route("/healthz", get(discovery::healthz))
         .route("/readyz", get(discovery::readyz))
+        .route("/metrics", get(metrics::render))
         .route("/static/style.css", get(discovery::style))
         .route("/static/form_post.js", get(discovery::form_post_js))
         .route("/static/logout.js", get(discovery::logout_js))
@@ -156,6 +159,7 @@ pub fn router(state: AppState) -> Router {
         .route("/register/{client_id}", get(register::read).put(register::update).delete(register::delete))
         .merge(admin::routes())
         .fallback(discovery::not_found)
+        .route_layer(axum::middleware::from_fn(metrics::record))
         .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -165,10 +169,14 @@ pub fn router(state: AppState) -> Router {
         .layer(hdr("x-content-type-options", "nosniff"))
         .layer(hdr("x-frame-options", "DENY"))
         .layer(hdr("referrer-policy", "no-referrer"))
-        // Spans carry method and path only: query strings and bodies hold codes, hints
-        // and personal data, and never reach the logs.
+        // Spans carry method, path and request id only: query strings and bodies hold
+        // codes, hints and personal data, and never reach the logs.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
+        // A request id for every request (kept if a trusted proxy set one), echoed back.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }

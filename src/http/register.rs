@@ -170,7 +170,7 @@ pub(super) async fn delete(
         Ok(t) => t,
         Err(r) => return r,
     };
-    match registration::delete(&state.services, &client_id, token.as_deref()).await {
+    match registration::delete(&state.services, &client_id, token.as_deref(), state.now()).await {
         Ok(()) => {
             let mut r = StatusCode::NO_CONTENT.into_response();
             r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -190,6 +190,49 @@ pub async fn concurrent_rotation(store: Arc<dyn Store>) {
     assert_eq!(rotated, 1);
 }
 
+/// Many registrations racing for an initial access token of 3 uses: exactly 3 succeed,
+/// and the refused ones leave no client behind.
+pub async fn concurrent_initial_token_uses(store: Arc<dyn Store>) {
+    use super::{InitialAccessToken, NewClient};
+    let token = InitialAccessToken {
+        id: "race-iat".into(),
+        token_digest: "race-iat-digest".into(),
+        policy: serde_json::json!({}),
+        created_at: 1,
+        expires_at: 10_000,
+        max_uses: Some(3),
+        uses: 0,
+        revoked_at: None,
+    };
+    store.create_initial_token(&token).await.unwrap();
+    let mut handles = Vec::new();
+    for i in 0..16 {
+        let s = store.clone();
+        handles.push(tokio::spawn(async move {
+            let md: ClientMetadata =
+                serde_json::from_value(serde_json::json!({"redirect_uris": ["https://rp.example.vn/cb"]})).unwrap();
+            let c = md.validate(format!("race-{i:02}"), 100).unwrap();
+            let new = NewClient {
+                client: &c,
+                secret_digest: None,
+                registration_token_digest: None,
+                registration_policy: None,
+                initial_token_digest: Some("race-iat-digest"),
+            };
+            s.create_client(new, 100).await.unwrap()
+        }));
+    }
+    let mut registered = 0;
+    for h in handles {
+        if h.await.unwrap() {
+            registered += 1;
+        }
+    }
+    assert_eq!(registered, 3);
+    assert_eq!(store.find_initial_token("race-iat-digest").await.unwrap().unwrap().uses, 3);
+    assert_eq!(store.list_clients(None, 100).await.unwrap().len(), 3);
+}
+
 async fn clients(store: &dyn Store) {
     let md: ClientMetadata = serde_json::from_value(
         serde_json::json!({"redirect_uris": ["https://rp.example.vn/cb"], "client_name": "Cổng dịch vụ công"}),

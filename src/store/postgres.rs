@@ -951,6 +951,14 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_initial_token_uses_on_postgres() {
+        with_fresh_db("concurrent_initial_token_uses_on_postgres", |s| async move {
+            crate::store::contract::concurrent_initial_token_uses(std::sync::Arc::new(s)).await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_audit_on_postgres() {
         with_fresh_db("concurrent_audit_on_postgres", |s| async move {
             crate::store::contract::concurrent_audit(std::sync::Arc::new(s)).await;

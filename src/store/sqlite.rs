@@ -785,6 +785,12 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_initial_token_uses_on_sqlite() {
+        let (_dir, s) = fresh().await;
+        super::super::contract::concurrent_initial_token_uses(std::sync::Arc::new(s)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_signing_keys_on_sqlite() {
         let (_dir, s) = fresh().await;
         super::super::contract::keys::concurrent_signing_keys(std::sync::Arc::new(s)).await;

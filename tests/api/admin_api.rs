@@ -235,6 +235,27 @@ async fn clients_can_be_created_read_listed_replaced_disabled_and_deleted() {
     assert_eq!(call(&app, "DELETE", "/clients/c-1", t, None).await.status(), 404);
     assert_eq!(call(&app, "GET", "/clients/c-1", t, None).await.status(), 404);
     assert_eq!(introspect().await.unwrap().status(), 401);
+
+    // Every change has its audit line, by the admin client; never a secret.
+    let events = app.running.state.services.store.audit_events(0, 1_000).await.unwrap();
+    let actions: Vec<&str> =
+        events.iter().filter(|r| r.event.actor == "admin:dinhdanh-admin").map(|r| r.event.action.as_str()).collect();
+    for expected in [
+        "client.register",
+        "client.register.failed",
+        "client.update",
+        "client.update.failed",
+        "client.disable",
+        "client.enable",
+        "client.delete",
+        "client.delete.failed",
+    ] {
+        assert!(actions.contains(&expected), "{expected} missing from {actions:?}");
+    }
+    let conflict = events.iter().find(|r| r.event.action == "client.register.failed").unwrap();
+    assert_eq!(conflict.event.detail["error"], "conflict");
+    let text = format!("{events:?}");
+    assert!(!text.contains(SECRET), "a secret reached the audit log");
 }
 
 #[tokio::test]

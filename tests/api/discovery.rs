@@ -86,3 +86,27 @@ async fn development_keys_are_refused_when_dev_keys_is_off() {
         dinhdanh::app::spawn(settings(false), clock()).await.err().expect("generated keys refused in production mode");
     assert!(refused.to_string().contains("DEVELOPMENT-KEYS"), "{refused}");
 }
+
+#[tokio::test]
+async fn metrics_and_request_ids() {
+    let app = TestApp::spawn().await;
+    app.confidential("portal").await;
+    app.user("an.nguyen").await;
+    app.tokens(&app.browser(), "portal", "an.nguyen", &[]).await;
+    let r = app.api().get(app.url("/jwks")).send().await.unwrap();
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 36, "a UUID request id is echoed");
+    let r = app.api().get(app.url("/jwks")).header("x-request-id", "proxy-given-1").send().await.unwrap();
+    assert_eq!(r.headers()["x-request-id"], "proxy-given-1");
+    let text = app.api().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for needle in [
+        "dinhdanh_http_requests_total{endpoint=\"/jwks\"",
+        "dinhdanh_http_request_duration_seconds_bucket{endpoint=\"/token\"",
+        "dinhdanh_tokens_issued_total{grant=\"authorization_code\"}",
+        "dinhdanh_logins_total{outcome=\"success\"}",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from /metrics");
+    }
+    assert!(text.contains("endpoint=\"/interaction/{id}\""), "route templates, not raw paths with ids");
+    assert!(!text.contains("an.nguyen"), "no personal data in labels");
+}

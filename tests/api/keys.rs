@@ -195,9 +195,26 @@ async fn jwks_bytes(r: &Running) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_on_one_database_agree_after_a_rotation_within_the_reload_interval() {
     let dir = tempfile::tempdir().unwrap();
+    two_nodes_agree(node_settings(dir.path(), 1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_postgres_agree_after_a_rotation_within_the_reload_interval() {
+    let test = "two_nodes_on_postgres_agree_after_a_rotation_within_the_reload_interval";
+    let Some((Some(pg), _)) = crate::backends::backends(test, true, false) else { return };
+    let db = crate::backends::FreshDatabase::create(&pg).await;
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings { database_url: Some(db.url.clone()), ..node_settings(dir.path(), 1) };
+    let outcome = crate::backends::guarded(two_nodes_agree(settings)).await;
+    db.drop_now().await;
+    crate::backends::rethrow(outcome);
+}
+
+/// Two nodes on the database of `settings`, reloading keys every second.
+async fn two_nodes_agree(settings: Settings) {
     let clock = FixedClock::new(T0);
-    let a = dinhdanh::app::spawn(node_settings(dir.path(), 1), Arc::new(clock.clone())).await.unwrap();
-    let b = dinhdanh::app::spawn(node_settings(dir.path(), 1), Arc::new(clock.clone())).await.unwrap();
+    let a = dinhdanh::app::spawn(settings.clone(), Arc::new(clock.clone())).await.unwrap();
+    let b = dinhdanh::app::spawn(settings, Arc::new(clock.clone())).await.unwrap();
     assert_eq!(jwks_bytes(&a).await, jwks_bytes(&b).await, "both nodes serve the keys of the database");
     let md = serde_json::from_value(json!({
         "client_id": "lgsp", "client_secret": SECRET, "grant_types": ["client_credentials"], "scope": "api:read",

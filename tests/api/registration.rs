@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use dinhdanh::config::Settings;
 use dinhdanh::flows::admin;
+use dinhdanh::store::ClientStatus;
 use serde_json::{Value, json};
 
 use crate::helpers::{REDIRECT, T0, TestApp, VERIFIER, code_of};
@@ -42,6 +43,12 @@ async fn error_of(r: reqwest::Response) -> (u16, String, String) {
     let status = r.status().as_u16();
     let body: Value = r.json().await.unwrap();
     (status, body["error"].as_str().unwrap_or_default().to_owned(), body["error_description"].to_string())
+}
+
+/// (actor, action) of every audit event so far.
+async fn audit_log(app: &TestApp) -> Vec<(String, String, Value)> {
+    let events = app.running.state.services.store.audit_events(0, 1_000).await.unwrap();
+    events.into_iter().map(|r| (r.event.actor, r.event.action, r.event.detail)).collect()
 }
 
 async fn client_count(app: &TestApp) -> usize {
@@ -192,6 +199,11 @@ async fn the_policy_bounds_what_may_be_registered() {
         assert_eq!((status, error.as_str()), (400, code), "{body}");
     }
     assert_eq!(client_count(&app).await, 0, "refusals leave nothing behind");
+    // ... but their audit lines, with the reason.
+    let log = audit_log(&app).await;
+    assert_eq!(log.iter().filter(|(_, action, _)| action == "client.register.failed").count(), 11);
+    assert!(log.iter().all(|(actor, _, _)| actor.starts_with("initial_token:")));
+    assert_eq!(log[0].2["error"], "invalid_redirect_uri");
     // Without a scope the client gets the default narrowed to the policy.
     let r = register(
         &app,
@@ -203,6 +215,7 @@ async fn the_policy_bounds_what_may_be_registered() {
     let reg: Value = r.json().await.unwrap();
     assert_eq!(reg["scope"], "openid profile");
     assert_eq!(reg["grant_types"], json!(["authorization_code"]));
+    assert_eq!(audit_log(&app).await.last().unwrap().1, "client.register");
 }
 
 #[tokio::test]
@@ -444,6 +457,13 @@ async fn rfc7592_read_update_and_delete_need_the_registration_token() {
         .unwrap();
     assert_eq!(t.status(), 200);
 
+    // A client an administrator disabled cannot manage itself.
+    let store = app.running.state.services.store.as_ref();
+    admin::set_client_status(store, &id, ClientStatus::Disabled, T0).await.unwrap();
+    assert_eq!(app.api().get(&uri).bearer_auth(&rat).send().await.unwrap().status(), 401);
+    admin::set_client_status(store, &id, ClientStatus::Active, T0).await.unwrap();
+    assert_eq!(app.api().get(&uri).bearer_auth(&rat).send().await.unwrap().status(), 200);
+
     // Delete.
     let r = app.api().delete(&uri).send().await.unwrap();
     assert_eq!(r.status(), 401);
@@ -461,6 +481,14 @@ async fn rfc7592_read_update_and_delete_need_the_registration_token() {
         .await
         .unwrap();
     assert_eq!(t.status(), 401, "a deleted client cannot authenticate");
+    let log = audit_log(&app).await;
+    let by_client: Vec<&str> =
+        log.iter().filter(|(actor, _, _)| *actor == format!("client:{id}")).map(|(_, a, _)| a.as_str()).collect();
+    assert_eq!(
+        by_client,
+        ["client.update", "client.update.failed", "client.update.failed", "client.update", "client.delete"],
+        "the secret and id checks refuse before validation; policy and URI refusals are audited"
+    );
 }
 
 #[tokio::test]

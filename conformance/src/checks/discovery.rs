@@ -224,7 +224,7 @@ const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 
 /// The JWKS: a `keys` array of well-formed public keys, each with a unique
 /// `kid`, at least one usable for RS256 signatures.
-fn check_jwks(jwks: &Value, problems: &mut Vec<String>) {
+pub(crate) fn check_jwks(jwks: &Value, problems: &mut Vec<String>) {
     let Some(keys) = jwks.get("keys").and_then(Value::as_array) else {
         problems.push("the JWKS has no keys array".into());
         return;

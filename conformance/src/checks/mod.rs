@@ -1,9 +1,12 @@
 //! The check registry: every check's name (the plan test module it mirrors),
 //! its order, its time limit and the function that runs it.
 
+mod backchannel;
 mod code_flow;
 mod discovery;
+mod dynamic;
 mod errors;
+mod logout;
 mod prompt;
 mod request_object;
 mod userinfo;
@@ -16,7 +19,8 @@ use crate::rp::{Check, Ctx, fail};
 
 /// Every check, in the order of the Config OP plan followed by the Basic OP
 /// plan (with the `form_post` variant of `oidcc-server` and the Config
-/// plan's `oidcc-idtoken-rs256` / `oidcc-userinfo-rs256` where they fit).
+/// plan's `oidcc-idtoken-rs256` / `oidcc-userinfo-rs256` where they fit),
+/// then the RP-Initiated Logout, Back-Channel Logout and Dynamic OP plans.
 pub(crate) const ALL: &[&str] = &[
     "oidcc-discovery-endpoint-verification",
     "oidcc-server",
@@ -61,12 +65,37 @@ pub(crate) const ALL: &[&str] = &[
     "oidcc-refresh-token",
     "oidcc-ensure-request-with-valid-pkce-succeeds",
     "oidcc-ensure-redirect-uri-in-authorization-request",
+    // RP-Initiated Logout OP plan.
+    "oidcc-rp-initiated-logout",
+    "oidcc-rp-initiated-logout-bad-post-logout-redirect-uri",
+    "oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri",
+    "oidcc-rp-initiated-logout-modified-id-token-hint",
+    "oidcc-rp-initiated-logout-no-id-token-hint",
+    "oidcc-rp-initiated-logout-no-params",
+    "oidcc-rp-initiated-logout-no-state",
+    "oidcc-rp-initiated-logout-only-state",
+    "oidcc-rp-initiated-logout-no-post-logout-redirect-uri",
+    "oidcc-rp-initiated-logout-bad-id-token-hint",
+    // Back-Channel Logout OP plan.
+    "oidcc-backchannel-rp-initiated-logout",
+    // Dynamic OP plan.
+    "oidcc-registration-jwks-uri",
+    "oidcc-registration-sector-uri",
+    "oidcc-registration-sector-bad",
+    "oidcc-redirect-uri-query-OK",
+    "oidcc-redirect-uri-query-mismatch",
+    "oidcc-redirect-uri-query-added",
+    "oidcc-registration-logo-uri",
+    "oidcc-registration-policy-uri",
+    "oidcc-registration-tos-uri",
+    "oidcc-server-rotate-keys",
 ];
 
 /// How long a check may take before it is failed.
 pub(crate) fn time_limit(name: &str) -> Duration {
     match name {
         "oidcc-codereuse-30seconds" => Duration::from_secs(180),
+        "oidcc-server-rotate-keys" => dynamic::ROTATION_WAIT + Duration::from_secs(60),
         _ => crate::DEFAULT_LIMIT,
     }
 }
@@ -127,6 +156,29 @@ pub(crate) fn run_one<'a>(name: &str, ctx: &'a Ctx<'a>) -> CheckFuture<'a> {
         "oidcc-ensure-redirect-uri-in-authorization-request" => {
             Box::pin(errors::redirect_uri_in_authorization_request(ctx))
         }
+        "oidcc-rp-initiated-logout" => Box::pin(logout::rp_initiated_logout(ctx)),
+        "oidcc-rp-initiated-logout-bad-post-logout-redirect-uri" => Box::pin(logout::bad_post_logout_redirect_uri(ctx)),
+        "oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri" => {
+            Box::pin(logout::query_added_to_post_logout_redirect_uri(ctx))
+        }
+        "oidcc-rp-initiated-logout-modified-id-token-hint" => Box::pin(logout::modified_id_token_hint(ctx)),
+        "oidcc-rp-initiated-logout-no-id-token-hint" => Box::pin(logout::no_id_token_hint(ctx)),
+        "oidcc-rp-initiated-logout-no-params" => Box::pin(logout::no_params(ctx)),
+        "oidcc-rp-initiated-logout-no-state" => Box::pin(logout::no_state(ctx)),
+        "oidcc-rp-initiated-logout-only-state" => Box::pin(logout::only_state(ctx)),
+        "oidcc-rp-initiated-logout-no-post-logout-redirect-uri" => Box::pin(logout::no_post_logout_redirect_uri(ctx)),
+        "oidcc-rp-initiated-logout-bad-id-token-hint" => Box::pin(logout::bad_id_token_hint(ctx)),
+        "oidcc-backchannel-rp-initiated-logout" => Box::pin(backchannel::backchannel_rp_initiated_logout(ctx)),
+        "oidcc-registration-jwks-uri" => Box::pin(dynamic::registration_jwks_uri(ctx)),
+        "oidcc-registration-sector-uri" => Box::pin(dynamic::registration_sector_uri(ctx)),
+        "oidcc-registration-sector-bad" => Box::pin(dynamic::registration_sector_bad(ctx)),
+        "oidcc-redirect-uri-query-OK" => Box::pin(dynamic::redirect_uri_query_ok(ctx)),
+        "oidcc-redirect-uri-query-mismatch" => Box::pin(dynamic::redirect_uri_query_mismatch(ctx)),
+        "oidcc-redirect-uri-query-added" => Box::pin(dynamic::redirect_uri_query_added(ctx)),
+        "oidcc-registration-logo-uri" => Box::pin(dynamic::registration_with_uri(ctx, "logo_uri", "/logo.png")),
+        "oidcc-registration-policy-uri" => Box::pin(dynamic::registration_with_uri(ctx, "policy_uri", "/policy.html")),
+        "oidcc-registration-tos-uri" => Box::pin(dynamic::registration_with_uri(ctx, "tos_uri", "/tos.html")),
+        "oidcc-server-rotate-keys" => Box::pin(dynamic::server_rotate_keys(ctx)),
         other => {
             let msg = format!("unknown check {other}");
             Box::pin(async move { fail(msg) })

@@ -11,7 +11,7 @@ use crate::rp::{Check, Ctx, Flow, Which, ensure, random};
 
 /// Errors that mean "the OP needs to show the user something"
 /// (OIDC Core 3.1.2.6), as accepted by the plan.
-const INTERACTION_ERRORS: [&str; 4] =
+pub(crate) const INTERACTION_ERRORS: [&str; 4] =
     ["login_required", "interaction_required", "account_selection_required", "consent_required"];
 
 /// `oidcc-prompt-none-not-logged-in`: with no session, `prompt=none` comes

@@ -162,11 +162,15 @@ pub async fn token(
     if !client.has_grant(grant) {
         return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "the client is not registered for this grant type"));
     }
-    match grant {
+    let result = match grant {
         "authorization_code" => authorization_code::redeem(svc, &client, params, now).await,
         "refresh_token" => refresh_token::refresh(svc, &client, params, now).await,
         _ => client_credentials::issue(svc, &client, params, now).await,
+    };
+    if result.is_ok() {
+        metrics::counter!(crate::telemetry::TOKENS_ISSUED, "grant" => grant.to_owned()).increment(1);
     }
+    result
 }
 
 /// RFC 8707: the `resource` parameter, an absolute URI without a fragment, becomes the
