@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::authorize::load_session;
+use super::authorize::{BrowserCookies, load_session};
 use super::issue::session_clients;
 use super::refresh_token_family_revocation as revoke_families;
 use super::{BrowserSession, Services, decode, encode, ephemeral_failed, store_failed};
@@ -214,17 +214,27 @@ pub async fn end_session(
     Outcome::Confirm { id, csrf: pending.csrf, client_name, locale }
 }
 
+/// The posted confirmation form.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfirmForm<'a> {
+    /// Pending logout id.
+    pub id: &'a str,
+    /// CSRF token.
+    pub csrf: &'a str,
+    /// `logout=yes`.
+    pub yes: bool,
+}
+
 /// Handles the confirmation form: `yes` ends the session, anything else keeps it.
 pub async fn confirm(
     svc: &Arc<Services>,
     clock: &Arc<dyn Clock>,
-    id: &str,
-    csrf: &str,
-    yes: bool,
-    session_cookie: Option<&str>,
-    browser: &str,
+    form: ConfirmForm<'_>,
+    cookies: BrowserCookies<'_>,
     now: i64,
 ) -> Outcome {
+    let ConfirmForm { id, csrf, yes } = form;
+    let (session_cookie, browser) = (cookies.session, cookies.browser);
     let raw = match svc.ephemeral.take(Namespace::Interaction, id, now).await {
         Ok(crate::ephemeral::Taken::Fresh(raw)) => raw,
         Ok(_) => return page(400, "interaction_expired", Locale::Vi),

@@ -53,8 +53,8 @@ fn default_scope() -> Scopes {
     Scopes::parse("openid profile email phone address offline_access")
 }
 
-const AUTH_METHODS: &[&str] =
-    &["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"];
+/// The methods registration offers (not `client_secret_jwt`: secrets are kept as digests).
+const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
 
 fn default_auth_methods() -> Vec<String> {
     AUTH_METHODS.iter().map(|m| (*m).to_owned()).collect()

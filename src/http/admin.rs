@@ -435,7 +435,7 @@ pub fn openapi_document(issuer: &str) -> Value {
                     "post_logout_redirect_uris": {"type": "array", "items": {"type": "string", "format": "uri"}},
                     "grant_types": {"type": "array", "items": {"enum": ["authorization_code", "refresh_token", "client_credentials"]}},
                     "response_types": {"type": "array", "items": {"enum": ["code"]}},
-                    "token_endpoint_auth_method": {"enum": ["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"]},
+                    "token_endpoint_auth_method": {"enum": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]},
                     "scope": {"type": "string"}, "client_name": {"type": "string"},
                     "id_token_signed_response_alg": {"type": "string"}, "subject_type": {"enum": ["pairwise", "public"]},
                     "application_type": {"enum": ["web", "native"]}, "sector_identifier_uri": {"type": "string", "format": "uri"},

@@ -8,6 +8,7 @@ use axum::response::Response;
 use super::authorize::{browser_id, see_other};
 use super::cookies::Cookie;
 use super::{AppState, is_form, pages};
+use crate::flows::authorize::BrowserCookies;
 use crate::flows::logout::{self, Outcome};
 use crate::protocol::authorize::Locale;
 use crate::protocol::params::Params;
@@ -79,8 +80,8 @@ pub(super) async fn confirm(State(state): State<AppState>, headers: HeaderMap, b
     let field = |n: &str| params.get(n).ok().flatten().unwrap_or("");
     let yes = field("logout") == "yes";
     let session = state.cookies().get(&headers, Cookie::Session);
-    let outcome =
-        logout::confirm(&state.services, &state.clock, field("id"), field("csrf"), yes, session, browser, state.now())
-            .await;
+    let form = logout::ConfirmForm { id: field("id"), csrf: field("csrf"), yes };
+    let cookies = BrowserCookies { session, browser };
+    let outcome = logout::confirm(&state.services, &state.clock, form, cookies, state.now()).await;
     render(&state, outcome)
 }
