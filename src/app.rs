@@ -91,6 +91,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
     let keys = load_keys(&config, store.as_ref(), clock.now()).await?;
     let key_reload_every = Duration::from_secs(u64::try_from(config.key_reload_interval).unwrap_or(60));
     let pairwise_salt = store.instance_secret("pairwise_salt", &random_bytes::<32>()).await?;
+    let fetch_limits = crate::outbound::FetchLimits::from_config(&config);
     let services = Services {
         hasher: hasher(&config)?,
         config,
@@ -98,10 +99,8 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         ephemeral,
         keys: Arc::new(keys),
         pairwise_salt,
-        notifier: Arc::new(
-            crate::delivery::HttpNotifier::new(std::time::Duration::from_secs(5))
-                .map_err(|e| StartError::Io(std::io::Error::other(e)))?,
-        ),
+        clients: crate::flows::ClientCache::default(),
+        notifier: Arc::new(crate::delivery::HttpNotifier::new(fetch_limits)),
     };
     let services = Arc::new(services);
     // Rotation on any node (or by the CLI) reaches this one within the reload interval.

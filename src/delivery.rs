@@ -1,48 +1,35 @@
-//! Outbound deliveries to clients: the HTTP side of back-channel logout (a form POST of
-//! the logout token with a short timeout, no redirects followed).
-
-use std::time::Duration;
+//! Outbound deliveries to clients: the HTTP side of back-channel logout — a form POST of
+//! the logout token under `outbound`'s rules (https, public addresses only unless
+//! `DINHDANH_ALLOW_PRIVATE_FETCH`, the checked address pinned, no redirects, a deadline).
 
 use async_trait::async_trait;
 
 use crate::flows::logout::LogoutNotifier;
+use crate::outbound::{FetchError, FetchLimits, post_form};
 
 /// Posts logout tokens over HTTP.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct HttpNotifier {
-    client: reqwest::Client,
+    limits: FetchLimits,
 }
 
 impl HttpNotifier {
-    /// A notifier whose requests give up after `timeout`.
-    pub fn new(timeout: Duration) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent("dinhdanh back-channel logout")
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Self { client })
+    /// A notifier that dials only what `limits` allow.
+    pub fn new(limits: FetchLimits) -> Self {
+        Self { limits }
     }
 }
 
 #[async_trait]
 impl LogoutNotifier for HttpNotifier {
     async fn post_logout_token(&self, uri: &str, logout_token: &str) -> Result<(), String> {
-        let response = self.client.post(uri).form(&[("logout_token", logout_token)]).send().await.map_err(|e| {
-            if e.is_timeout() {
-                "timeout".to_owned()
-            } else if e.is_connect() {
-                "connection failed".to_owned()
-            } else {
-                "request failed".to_owned()
-            }
-        })?;
-        // Back-Channel Logout §2.8: 200 (or 204) means the RP logged the session out.
-        match response.status().as_u16() {
-            200 | 204 => Ok(()),
-            s => Err(format!("HTTP {s}")),
+        match post_form(uri, &[("logout_token", logout_token)], &self.limits).await {
+            // Back-Channel Logout §2.8: 200 (or 204) means the RP logged the session out.
+            Ok(200 | 204) => Ok(()),
+            Ok(status) => Err(format!("HTTP {status}")),
+            Err(FetchError::Forbidden) => Err("forbidden target".to_owned()),
+            Err(FetchError::Timeout) => Err("timeout".to_owned()),
+            Err(e) => Err(e.to_string()),
         }
     }
 }

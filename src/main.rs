@@ -591,7 +591,7 @@ async fn keys_command(config: &Config, now: i64, action: KeysAction) -> ExitCode
             };
             let mut started = Vec::new();
             for alg in algs {
-                match key_flows::rotate(store.as_ref(), &kek, &policy, alg, now).await {
+                match key_flows::rotate(store.as_ref(), &kek, &policy, alg, "cli", now).await {
                     Ok(row) => started.push(key_flows::describe(&row)),
                     Err(e) => {
                         let _ = print_json(&serde_json::json!({"rotated": started}));
@@ -602,7 +602,7 @@ async fn keys_command(config: &Config, now: i64, action: KeysAction) -> ExitCode
             print_json(&serde_json::json!({"rotated": started}))
         }
         KeysAction::Retire { kid, remove } => {
-            match key_flows::retire(store.as_ref(), &kek, &policy, &kid, remove, now).await {
+            match key_flows::retire(store.as_ref(), &kek, &policy, &kid, remove, "cli", now).await {
                 Ok(outcome) => {
                     let (state, successor) = match outcome {
                         dinhdanh::store::Retirement::Retired { successor } => ("retired", successor),

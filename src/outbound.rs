@@ -223,6 +223,34 @@ async fn fetch(url: Url, limits: &FetchLimits) -> Result<serde_json::Value, Fetc
     serde_json::from_slice(&body).map_err(|_| FetchError::NotJson)
 }
 
+/// POSTs a form to `url` under the same address rules as [`fetch_json`] (no redirects
+/// followed); returns the response status. Used for back-channel logout deliveries to the
+/// URI a client registered.
+pub async fn post_form(url: &str, form: &[(&str, &str)], limits: &FetchLimits) -> Result<u16, FetchError> {
+    let url = check_url(url, limits.allow_private)?;
+    let send = async {
+        let addr = resolve(&url, limits.allow_private).await?;
+        let mut builder = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .no_proxy()
+            .timeout(limits.timeout)
+            .connect_timeout(limits.timeout)
+            .user_agent(concat!("dinhdanh/", env!("CARGO_PKG_VERSION")));
+        if let Some(Host::Domain(name)) = url.host() {
+            builder = builder.resolve(name, addr);
+        }
+        let client = builder.build().map_err(|e| FetchError::Unreachable(e.to_string()))?;
+        let response = client.post(url.clone()).form(form).send().await.map_err(|e| {
+            if e.is_timeout() { FetchError::Timeout } else { FetchError::Unreachable(connect_problem(&e)) }
+        })?;
+        Ok(response.status().as_u16())
+    };
+    match tokio::time::timeout(limits.timeout, send).await {
+        Ok(r) => r,
+        Err(_) => Err(FetchError::Timeout),
+    }
+}
+
 /// A short, client-safe reason for a transport failure.
 fn connect_problem(e: &reqwest::Error) -> String {
     if e.is_connect() {

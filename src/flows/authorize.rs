@@ -93,7 +93,7 @@ pub async fn authorize(svc: &Services, params: &Params, cookies: BrowserCookies<
         Ok(id) => id,
         Err(e) => return page(400, e.0),
     };
-    let client = match svc.store.find_client(client_id).await {
+    let client = match svc.clients.get(svc.store.as_ref(), client_id, now).await {
         Ok(Some(c)) => c.client,
         Ok(None) => return page(400, "the client is not registered".into()),
         Err(e) => {

@@ -56,7 +56,7 @@ pub async fn introspect(
             if f.client_id != caller.client_id {
                 return Ok(inactive());
             }
-            let client = svc.store.find_client(&f.client_id).await.map_err(store_failed)?;
+            let client = svc.clients.get(svc.store.as_ref(), &f.client_id, now).await.map_err(store_failed)?;
             let sub = client.map(|c| svc.subject_for(&c.client, &f.person_id)).unwrap_or_default();
             let m = json!({
                 "active": true, "token_type": "refresh_token", "scope": f.scope.to_string(), "client_id": f.client_id,

@@ -21,6 +21,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::Services;
+use crate::audit::AuditEvent;
 use crate::clock::Clock;
 use crate::config::{Config, KekSource};
 use crate::crypto::CryptoError;
@@ -28,6 +29,30 @@ use crate::crypto::keys::{self, KeySet, KeySnapshot, SigningKey};
 use crate::crypto::seal::Kek;
 use crate::protocol::client::SigningAlg;
 use crate::store::{KeyState, Retirement, Store, StoreError, StoredSigningKey};
+
+/// Appends a key event to the audit log (a failure to audit is logged by `audit`).
+async fn audit(
+    store: &dyn Store,
+    now: i64,
+    actor: &str,
+    action: &str,
+    subject: Option<&str>,
+    outcome: Result<Value, String>,
+) {
+    let (ok, detail) = match outcome {
+        Ok(d) => (true, d),
+        Err(reason) => (false, json!({"reason": reason})),
+    };
+    let event = AuditEvent {
+        at: now,
+        actor: actor.to_owned(),
+        action: if ok { action.to_owned() } else { format!("{action}.failed") },
+        subject: subject.map(str::to_owned),
+        outcome: if ok { "success" } else { "failure" }.to_owned(),
+        detail,
+    };
+    let _ = crate::audit::record(store, event).await;
+}
 
 /// Why a key operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -172,7 +197,11 @@ async fn ensure_active_keys(store: &dyn Store, kek: &Kek, config: &Config, now: 
         };
         let row = sealed_row(kek, alg, &der, KeyState::Active, now, now)?;
         match store.insert_signing_key(&row).await {
-            Ok(()) => tracing::info!(kid = %row.kid, alg = alg.as_str(), "signing key {origin}, stored sealed"),
+            Ok(()) => {
+                tracing::info!(kid = %row.kid, alg = alg.as_str(), "signing key {origin}, stored sealed");
+                let detail = json!({"alg": alg.as_str(), "origin": origin});
+                audit(store, now, "system", "keys.create", Some(&row.kid), Ok(detail)).await;
+            }
             Err(StoreError::Conflict(_)) => {} // another node was first
             Err(e) => return Err(e.into()),
         }
@@ -264,6 +293,7 @@ pub async fn reload(store: &dyn Store, keys: &KeySet, policy: &KeyPolicy, now: i
         let changed = store.advance_signing_keys(now, policy.retention).await?;
         if changed > 0 {
             tracing::info!(changed, "signing keys moved on in their lifecycle");
+            audit(store, now, "system", "keys.advance", None, Ok(json!({"changed": changed}))).await;
         }
         rows = store.signing_keys(false).await?;
     }
@@ -274,6 +304,9 @@ pub async fn reload(store: &dyn Store, keys: &KeySet, policy: &KeyPolicy, now: i
                 match create_next(store, kek, policy, alg, now).await {
                     Ok(row) => {
                         tracing::info!(kid = %row.kid, alg = alg.as_str(), "scheduled rotation: next key published");
+                        let detail =
+                            json!({"alg": alg.as_str(), "scheduled": true, "signs_from": rfc3339(row.activates_at)});
+                        audit(store, now, "system", "keys.rotate", Some(&row.kid), Ok(detail)).await;
                         rotated = true;
                     }
                     Err(KeyError::Pending { .. }) => {} // another node was first
@@ -318,28 +351,58 @@ async fn pending(store: &dyn Store, alg: SigningAlg) -> KeyError {
 }
 
 /// Starts a rotation of `alg`: a new key, sealed, published now as `next`, signing
-/// after the pre-publication period. Refused while a `next` key of `alg` waits.
+/// after the pre-publication period. Refused while a `next` key of `alg` waits. Audited
+/// as `keys.rotate` (or `keys.rotate.failed`) by `actor`.
 pub async fn rotate(
     store: &dyn Store,
     kek: &Kek,
     policy: &KeyPolicy,
     alg: SigningAlg,
+    actor: &str,
     now: i64,
 ) -> Result<StoredSigningKey, KeyError> {
-    if store.signing_keys(false).await?.iter().any(|k| k.alg == alg && k.state == KeyState::Next) {
-        return Err(pending(store, alg).await);
+    let result = async {
+        if store.signing_keys(false).await?.iter().any(|k| k.alg == alg && k.state == KeyState::Next) {
+            return Err(pending(store, alg).await);
+        }
+        create_next(store, kek, policy, alg, now).await
     }
-    let row = create_next(store, kek, policy, alg, now).await?;
-    tracing::info!(kid = %row.kid, alg = alg.as_str(), signs_from = %rfc3339(row.activates_at), "rotation started");
-    Ok(row)
+    .await;
+    match &result {
+        Ok(row) => {
+            tracing::info!(kid = %row.kid, alg = alg.as_str(), signs_from = %rfc3339(row.activates_at), "rotation started");
+            let detail = json!({"alg": alg.as_str(), "signs_from": rfc3339(row.activates_at)});
+            audit(store, now, actor, "keys.rotate", Some(&row.kid), Ok(detail)).await;
+        }
+        Err(e) => audit(store, now, actor, "keys.rotate", None, Err(format!("{}: {e}", alg.as_str()))).await,
+    }
+    result
 }
 
 /// Takes `kid` out of service now. An active key is replaced at once by its algorithm's
 /// waiting `next` key, or by a freshly generated one (no pre-publication: relying parties
 /// refetch the JWKS on an unknown `kid`). It stays published until the tokens it signed
 /// have expired, or leaves the JWKS at once with `remove_now` (a compromised key: tokens
-/// it signed stop verifying).
+/// it signed stop verifying). Audited as `keys.retire` (or `keys.retire.failed`).
 pub async fn retire(
+    store: &dyn Store,
+    kek: &Kek,
+    policy: &KeyPolicy,
+    kid: &str,
+    remove_now: bool,
+    actor: &str,
+    now: i64,
+) -> Result<Retirement, KeyError> {
+    let result = retire_unaudited(store, kek, policy, kid, remove_now, now).await;
+    let outcome = match &result {
+        Ok(r) => Ok(json!({"remove_now": remove_now, "outcome": format!("{r:?}")})),
+        Err(e) => Err(e.to_string()),
+    };
+    audit(store, now, actor, "keys.retire", Some(kid), outcome).await;
+    result
+}
+
+async fn retire_unaudited(
     store: &dyn Store,
     kek: &Kek,
     policy: &KeyPolicy,
@@ -395,19 +458,25 @@ pub fn describe(k: &StoredSigningKey) -> Value {
 }
 
 /// Rotates `alg` on this node's store and reloads its keys at once.
-pub async fn rotate_here(svc: &Services, alg: SigningAlg, now: i64) -> Result<StoredSigningKey, KeyError> {
+pub async fn rotate_here(svc: &Services, alg: SigningAlg, actor: &str, now: i64) -> Result<StoredSigningKey, KeyError> {
     let kek = svc.keys.kek().ok_or(KeyError::NoKek)?;
     let policy = KeyPolicy::from_config(&svc.config);
-    let row = rotate(svc.store.as_ref(), kek, &policy, alg, now).await?;
+    let row = rotate(svc.store.as_ref(), kek, &policy, alg, actor, now).await?;
     reload(svc.store.as_ref(), &svc.keys, &policy, now).await?;
     Ok(row)
 }
 
 /// Retires `kid` on this node's store and reloads its keys at once.
-pub async fn retire_here(svc: &Services, kid: &str, remove_now: bool, now: i64) -> Result<Retirement, KeyError> {
+pub async fn retire_here(
+    svc: &Services,
+    kid: &str,
+    remove_now: bool,
+    actor: &str,
+    now: i64,
+) -> Result<Retirement, KeyError> {
     let kek = svc.keys.kek().ok_or(KeyError::NoKek)?;
     let policy = KeyPolicy::from_config(&svc.config);
-    let r = retire(svc.store.as_ref(), kek, &policy, kid, remove_now, now).await?;
+    let r = retire(svc.store.as_ref(), kek, &policy, kid, remove_now, actor, now).await?;
     reload(svc.store.as_ref(), &svc.keys, &policy, now).await?;
     Ok(r)
 }

@@ -44,6 +44,53 @@ pub struct Services {
     pub pairwise_salt: Vec<u8>,
     /// Back-channel logout deliveries.
     pub notifier: Arc<dyn logout::LogoutNotifier>,
+    /// Registered clients recently read, so token traffic does not hit the database for
+    /// every request.
+    pub clients: ClientCache,
+}
+
+/// How long a node trusts a client record it read (s): changes made on another node (or
+/// by the CLI) take effect everywhere within this time.
+pub const CLIENT_CACHE_TTL: i64 = 10;
+const CLIENT_CACHE_MAX: usize = 10_000;
+
+/// A small per-node cache of registered clients, expiring by the request clock. Unknown
+/// ids are never cached, so a client registered elsewhere is usable at once.
+#[derive(Debug, Default)]
+pub struct ClientCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (crate::store::StoredClient, i64)>>,
+}
+
+impl ClientCache {
+    /// The active client `id`, from the cache or the store.
+    pub async fn get(
+        &self,
+        store: &dyn Store,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<crate::store::StoredClient>, StoreError> {
+        if let Ok(map) = self.entries.lock()
+            && let Some((c, expires)) = map.get(id)
+            && *expires > now
+        {
+            return Ok(Some(c.clone()));
+        }
+        let found = store.find_client(id).await?;
+        if let (Some(c), Ok(mut map)) = (&found, self.entries.lock()) {
+            if map.len() >= CLIENT_CACHE_MAX {
+                map.clear();
+            }
+            map.insert(id.to_owned(), (c.clone(), now + CLIENT_CACHE_TTL));
+        }
+        Ok(found)
+    }
+
+    /// Drops `id` after this node changed or removed it.
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.remove(id);
+        }
+    }
 }
 
 impl std::fmt::Debug for Services {

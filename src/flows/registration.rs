@@ -513,6 +513,7 @@ pub async fn update(
     if !svc.store.update_client(&client, digest.as_deref(), now).await.map_err(unavailable)? {
         return Err(invalid_token("the registration access token is not valid for this client"));
     }
+    svc.clients.forget(client_id);
     audit(svc, now, actor, "client.update", client_id, None).await;
     Ok(response(svc, &client, new_secret.as_deref(), token.unwrap_or_default()))
 }
@@ -522,6 +523,7 @@ pub async fn update(
 pub async fn delete(svc: &Services, client_id: &str, token: Option<&str>, now: i64) -> Result<(), RegistrationError> {
     managed(svc, client_id, token).await?;
     svc.store.delete_client(client_id).await.map_err(unavailable)?;
+    svc.clients.forget(client_id);
     audit(svc, now, format!("client:{client_id}"), "client.delete", client_id, None).await;
     Ok(())
 }

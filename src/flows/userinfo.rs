@@ -28,7 +28,7 @@ pub async fn userinfo(svc: &Services, access_token: &str, now: i64) -> Result<Ma
     let Some(person) = person.filter(|p| p.status == PersonStatus::Active) else {
         return Err(invalid_token("the access token is no longer valid"));
     };
-    let client = svc.store.find_client(&record.client_id).await.map_err(store_failed)?;
+    let client = svc.clients.get(svc.store.as_ref(), &record.client_id, now).await.map_err(store_failed)?;
     let Some(client) = client else { return Err(invalid_token("the client is no longer registered")) };
     let mut out =
         claims::release_userinfo(&record.scope, &client.client.scope, &record.claims, &claims::person_claims(&person));

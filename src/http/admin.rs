@@ -189,6 +189,7 @@ async fn update_client(
     let md = parse_metadata(&headers, &body)?;
     let now = state.now();
     let done = admin::update_client(store(&state), &limits(&state), &id, &md, now).await;
+    state.services.clients.forget(&id);
     let r = admin::audited(store(&state), &actor, "client.update", Some(&id), now, done).await.map_err(admin_error)?;
     let mut v = admin::client_json(&admin::get_client(store(&state), &id).await.map_err(admin_error)?);
     if let Some(s) = &r.client_secret {
@@ -202,6 +203,7 @@ async fn client_status(state: AppState, id: String, headers: HeaderMap, status: 
     let now = state.now();
     let action = if status == ClientStatus::Active { "client.enable" } else { "client.disable" };
     let done = admin::set_client_status(store(&state), &id, status, now).await;
+    state.services.clients.forget(&id);
     let r = admin::audited(store(&state), &actor, action, Some(&id), now, done).await.map_err(admin_error)?;
     ok(&admin::client_json(&r))
 }
@@ -218,6 +220,7 @@ async fn delete_client(State(state): State<AppState>, Path(id): Path<String>, he
     let actor = guard(&state, &headers, SCOPE_CLIENTS).await?;
     let now = state.now();
     let done = admin::delete_client(store(&state), &id).await;
+    state.services.clients.forget(&id);
     admin::audited(store(&state), &actor, "client.delete", Some(&id), now, done).await.map_err(admin_error)?;
     Ok(no_content())
 }

@@ -97,7 +97,7 @@ async fn rotation_keeps_outstanding_tokens_valid_and_switches_after_prepublicati
     // Rotate: the new keys are published at once, the old ones still sign.
     let mut new_kids = Vec::new();
     for alg in [SigningAlg::RS256, SigningAlg::ES256] {
-        let row = key_flows::rotate_here(&svc, alg, app.clock.now()).await.unwrap();
+        let row = key_flows::rotate_here(&svc, alg, "test", app.clock.now()).await.unwrap();
         assert_eq!(row.state, KeyState::Next);
         assert_eq!(row.activates_at, T0 + PREPUBLICATION);
         new_kids.push(row.kid);
@@ -118,9 +118,14 @@ async fn rotation_keeps_outstanding_tokens_valid_and_switches_after_prepublicati
     assert_eq!(kid_of(&access_token(&app.issuer, "lgsp").await), old_es);
     // A second rotation of the same algorithm is refused and writes nothing.
     let rows_before = key_flows::list(svc.store.as_ref(), true).await.unwrap().len();
-    let err = key_flows::rotate_here(&svc, SigningAlg::ES256, app.clock.now()).await.unwrap_err();
+    let err = key_flows::rotate_here(&svc, SigningAlg::ES256, "test", app.clock.now()).await.unwrap_err();
     assert!(err.to_string().contains("already published and waiting"), "{err}");
     assert_eq!(key_flows::list(svc.store.as_ref(), true).await.unwrap().len(), rows_before, "no half-written row");
+    let audited = svc.store.audit_events(0, 1000).await.unwrap();
+    let actions: Vec<(&str, Option<&str>)> =
+        audited.iter().map(|r| (r.event.action.as_str(), r.event.subject.as_deref())).collect();
+    assert!(actions.contains(&("keys.rotate", Some(new_kids[0].as_str()))), "{actions:?}");
+    assert!(actions.contains(&("keys.rotate.failed", None)), "the refused rotation leaves its audit line: {actions:?}");
     // Unchanged keys: a reload keeps the very same JWKS bytes and ETag.
     assert!(!key_flows::reload_here(&svc, app.clock.now()).await.unwrap());
     assert_eq!(jwks_of(&app.issuer).await.1, etag1);
@@ -225,7 +230,7 @@ async fn two_nodes_agree(settings: Settings) {
     assert_eq!(old, kid_of(&access_token(&a.issuer, "lgsp").await), "nodes sign with the same key");
 
     // Rotate on node A: node B publishes the new key within its reload interval.
-    let new = key_flows::rotate_here(&a.state.services, SigningAlg::ES256, clock.now()).await.unwrap().kid;
+    let new = key_flows::rotate_here(&a.state.services, SigningAlg::ES256, "test", clock.now()).await.unwrap().kid;
     let on_a = jwks_bytes(&a).await;
     assert!(String::from_utf8_lossy(&on_a).contains(&new), "published at once on the rotating node");
     let (a, b, on_a, new) = (&a, &b, &on_a, &new);
@@ -369,7 +374,7 @@ async fn retiring_an_active_key_replaces_it_at_once_and_removal_unpublishes_it()
     service_client(&app, "lgsp").await;
     let first = access_token(&app.issuer, "lgsp").await;
     let old = kid_of(&first);
-    let out = key_flows::retire_here(&svc, &old, false, app.clock.now()).await.unwrap();
+    let out = key_flows::retire_here(&svc, &old, false, "test", app.clock.now()).await.unwrap();
     let Retirement::Retired { successor: Some(new) } = out else { panic!("{out:?}") };
     assert_ne!(new, old);
     let second = access_token(&app.issuer, "lgsp").await;
@@ -378,7 +383,7 @@ async fn retiring_an_active_key_replaces_it_at_once_and_removal_unpublishes_it()
     verify(&jwks, &first).expect("a retired key stays published");
     verify(&jwks, &second).unwrap();
     // Compromised: remove at once, and the token it signed no longer verifies.
-    let out = key_flows::retire_here(&svc, &old, true, app.clock.now()).await.unwrap();
+    let out = key_flows::retire_here(&svc, &old, true, "test", app.clock.now()).await.unwrap();
     assert_eq!(out, Retirement::Removed { successor: None });
     let (jwks, _) = jwks_of(&app.issuer).await;
     assert!(!kids(&jwks).contains(&old));
@@ -392,7 +397,7 @@ async fn retiring_an_active_key_replaces_it_at_once_and_removal_unpublishes_it()
         .await
         .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["active"], false, "a removed key's token is not active");
-    assert!(key_flows::retire_here(&svc, "no-such-kid", false, app.clock.now()).await.is_err());
+    assert!(key_flows::retire_here(&svc, "no-such-kid", false, "test", app.clock.now()).await.is_err());
 }
 
 #[tokio::test]

@@ -80,7 +80,9 @@ async fn verify_logout_token(app: &TestApp, token: &str, aud: &str) -> serde_jso
 
 #[tokio::test]
 async fn logout_reaches_every_client_of_the_session_and_nothing_else() {
-    let app = TestApp::spawn().await;
+    // The test relying party listens on loopback, which only a development setting allows.
+    let app =
+        TestApp::spawn_with(dinhdanh::config::Settings { allow_private_fetch: Some(true), ..Default::default() }).await;
     let (rp, received) = spawn_rp().await;
     logout_client(&app, "portal", serde_json::json!({"backchannel_logout_uri": format!("{rp}/bcl/portal"), "backchannel_logout_session_required": true})).await;
     logout_client(&app, "motcua", serde_json::json!({"backchannel_logout_uri": format!("{rp}/bcl/motcua")})).await;
@@ -228,7 +230,8 @@ async fn bad_logout_requests_are_pages_never_redirects() {
 
 #[tokio::test]
 async fn failed_deliveries_are_retried_and_recorded() {
-    let app = TestApp::spawn().await;
+    let app =
+        TestApp::spawn_with(dinhdanh::config::Settings { allow_private_fetch: Some(true), ..Default::default() }).await;
     let (rp, _received) = spawn_rp().await;
     logout_client(&app, "broken", serde_json::json!({"backchannel_logout_uri": format!("{rp}/fail/broken")})).await;
     app.user("an.nguyen").await;
@@ -250,4 +253,35 @@ async fn failed_deliveries_are_retried_and_recorded() {
     assert_eq!(d[0].status, "failed");
     assert_eq!(d[0].attempts, 3);
     assert_eq!(d[0].last_error.as_deref(), Some("HTTP 500"));
+}
+
+#[tokio::test]
+async fn back_channel_logout_never_dials_private_addresses_in_production() {
+    let app = TestApp::spawn().await;
+    let (rp, received) = spawn_rp().await;
+    logout_client(
+        &app,
+        "inside",
+        serde_json::json!({"backchannel_logout_uri": format!("{rp}/bcl/inside").replace("http://", "https://")}),
+    )
+    .await;
+    app.user("an.nguyen").await;
+    let b = app.browser();
+    let t = app.tokens(&b, "inside", "an.nguyen", &[]).await;
+    let hint = t["id_token"].as_str().unwrap();
+    let r = b.get(format!("{}?id_token_hint={hint}", app.url("/end_session"))).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let svc = &app.running.state.services;
+    let mut d = Vec::new();
+    for _ in 0..100 {
+        d = svc.store.logout_deliveries("inside", 5).await.unwrap();
+        if !d.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].status, "failed");
+    assert_eq!(d[0].last_error.as_deref(), Some("forbidden target"));
+    assert!(received.lock().unwrap().is_empty(), "nothing reached the loopback listener");
 }

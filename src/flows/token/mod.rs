@@ -81,7 +81,7 @@ pub async fn authenticate_client(
             (id, None, AuthMethod::None)
         }
     };
-    let stored = svc.store.find_client(client_id).await.map_err(store_failed)?;
+    let stored = svc.clients.get(svc.store.as_ref(), client_id, now).await.map_err(store_failed)?;
     let Some(stored) = stored else { return Err(invalid_client("client authentication failed")) };
     if stored.client.token_endpoint_auth_method != method {
         return Err(invalid_client("client authentication failed"));
@@ -109,7 +109,13 @@ async fn authenticate_assertion(
     if body_id.is_some_and(|id| id != claimed) {
         return Err(failed());
     }
-    let client = svc.store.find_client(&claimed).await.map_err(store_failed)?.map(|c| c.client).ok_or_else(failed)?;
+    let client = svc
+        .clients
+        .get(svc.store.as_ref(), &claimed, now)
+        .await
+        .map_err(store_failed)?
+        .map(|c| c.client)
+        .ok_or_else(failed)?;
     if client.token_endpoint_auth_method != AuthMethod::PrivateKeyJwt {
         return Err(failed());
     }
