@@ -28,8 +28,8 @@ use redis::{RedisResult, Script};
 use super::{EphemeralError, EphemeralStore, Namespace, Taken};
 use crate::clock::UnixTime;
 
-/// Replaces the record at KEYS[1] with a fresh one (ARGV: value, expires_at, backstop
-/// ms); when KEYS[2] is given, indexes it in that grant set, whose TTL is kept at least
+/// Replaces the record at `KEYS[1]` with a fresh one (ARGV: value, expires_at, backstop
+/// ms); when `KEYS[2]` is given, indexes it in that grant set, whose TTL is kept at least
 /// as long as its longest member's.
 static PUT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -52,7 +52,7 @@ return 1
     )
 });
 
-/// Consumes the record at KEYS[1] if it is alive at ARGV[1] (now): returns nil when
+/// Consumes the record at `KEYS[1]` if it is alive at `ARGV[1]` (now): returns nil when
 /// absent or expired, else `{1, value}` for the first caller and `{0, value}` after.
 static TAKE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -64,7 +64,7 @@ return {redis.call('HSETNX', KEYS[1], 'used', '1'), r[1]}
     )
 });
 
-/// Deletes every record listed in the grant set KEYS[1] that still belongs to that grant
+/// Deletes every record listed in the grant set `KEYS[1]` that still belongs to that grant
 /// (a key re-put under another grant, or evicted and re-put, is left alone), then the set.
 static REVOKE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -79,9 +79,9 @@ return #members
     )
 });
 
-/// Increments the counter at KEYS[1] if its window is still open at ARGV[1] (now); else
-/// starts a new window ending at ARGV[2] (expires_at) with the count 1 and a backstop of
-/// ARGV[3] ms.
+/// Increments the counter at `KEYS[1]` if its window is still open at `ARGV[1]` (now); else
+/// starts a new window ending at `ARGV[2]` (expires_at) with the count 1 and a backstop of
+/// `ARGV[3]` ms.
 static INCR: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
