@@ -249,9 +249,9 @@ async fn check_sector_document(client: &Client, uri: &str, limits: &FetchLimits)
     };
     let listed: Vec<&str> = listed.iter().filter_map(Value::as_str).collect();
     match client.redirect_uris.iter().find(|r| !listed.contains(&r.as_str())) {
-        Some(missing) => Err(MetadataError::InvalidRedirectUri(format!(
-            "{missing} is not listed in the sector_identifier_uri document"
-        ))),
+        // The OpenID Dynamic OP plan expects `invalid_client_metadata`: the sector
+        // document (metadata) disagrees with the redirect URIs.
+        Some(missing) => Err(meta(format!("{missing} is not listed in the sector_identifier_uri document"))),
         None => Ok(()),
     }
 }

@@ -332,7 +332,7 @@ async fn sector_identifier_and_jwks_documents_are_fetched_and_checked() {
     let reg: Value = r.json().await.unwrap();
     assert_eq!(reg["sector_identifier_uri"], format!("{docs}/sector.json"));
     for (path, code, says) in [
-        ("/sector-partial.json", "invalid_redirect_uri", "not listed"),
+        ("/sector-partial.json", "invalid_client_metadata", "not listed"),
         ("/object.json", "invalid_client_metadata", "JSON array"),
         ("/not-json", "invalid_client_metadata", "not JSON"),
         ("/big.json", "invalid_client_metadata", "larger than"),
