@@ -85,13 +85,14 @@ pub fn hasher(config: &Config) -> Result<PasswordHasher, StartError> {
 /// Builds everything the router needs.
 pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
     // The metrics recorder is process-wide; installing it is idempotent.
-    let _ = crate::telemetry::metrics_handle();
+    crate::telemetry::start_upkeep();
     let store = open_store(&config).await?;
     let ephemeral = open_ephemeral(&config).await?;
     let keys = load_keys(&config, store.as_ref(), clock.now()).await?;
     let key_reload_every = Duration::from_secs(u64::try_from(config.key_reload_interval).unwrap_or(60));
     let pairwise_salt = store.instance_secret("pairwise_salt", &random_bytes::<32>()).await?;
     let fetch_limits = crate::outbound::FetchLimits::from_config(&config);
+    let (kek, _) = crate::flows::keys::open_kek(&config)?;
     let services = Services {
         hasher: hasher(&config)?,
         config,
@@ -100,6 +101,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         keys: Arc::new(keys),
         pairwise_salt,
         clients: crate::flows::ClientCache::default(),
+        kek: Arc::new(kek),
         notifier: Arc::new(crate::delivery::HttpNotifier::new(fetch_limits)),
     };
     let services = Arc::new(services);

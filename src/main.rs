@@ -215,7 +215,7 @@ enum KeysAction {
     /// next key of its algorithm, or a new one).
     Retire {
         /// The key id.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)] // thumbprints are base64url: they may start with `-`
         kid: String,
         /// Also unpublish it at once (a compromised key): tokens it signed stop verifying.
         #[arg(long)]
@@ -301,7 +301,9 @@ async fn client_command(config: &Config, now: i64, action: ClientAction) -> Exit
                 Ok(m) => m,
                 Err(e) => return fail(e),
             };
-            let done = admin::register_client_with(store, &limits, &md, now).await;
+            // The key-encryption key seals client_secret_jwt secrets (only those need it).
+            let kek = dinhdanh::flows::keys::open_kek(config).ok().map(|(k, _)| k);
+            let done = admin::register_client_with(store, &limits, kek.as_ref(), &md, now).await;
             let id = done.as_ref().map(|r| r.client.client_id.clone()).ok().or_else(|| md.client_id.clone());
             match admin::audited(store, "cli", "client.register", id.as_deref(), now, done).await {
                 Ok(r) => print_json(&r.response()),
@@ -313,7 +315,8 @@ async fn client_command(config: &Config, now: i64, action: ClientAction) -> Exit
                 Ok(m) => m,
                 Err(e) => return fail(e),
             };
-            let done = admin::update_client(store, &limits, &client_id, &md, now).await;
+            let kek = dinhdanh::flows::keys::open_kek(config).ok().map(|(k, _)| k);
+            let done = admin::update_client(store, &limits, kek.as_ref(), &client_id, &md, now).await;
             match admin::audited(store, "cli", "client.update", Some(&client_id), now, done).await {
                 Ok(r) => print_json(&r.response()),
                 Err(e) => fail(e),

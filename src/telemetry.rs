@@ -16,7 +16,8 @@ pub const TOKENS_ISSUED: &str = "dinhdanh_tokens_issued_total";
 pub const LOGINS: &str = "dinhdanh_logins_total";
 /// Password hashes waiting for a slot.
 pub const HASH_QUEUE: &str = "dinhdanh_password_hash_queue";
-/// Durable-store and ephemeral-store readiness probe latency, seconds.
+/// Round-trip time of the readiness probe to each backend (`database`, `ephemeral`),
+/// seconds: store and Redis latency as the load balancer's health checks see it.
 pub const BACKEND_PING: &str = "dinhdanh_backend_ping_seconds";
 
 /// The process-wide recorder (installed once; every app in the process shares it).
@@ -34,4 +35,22 @@ pub fn metrics_handle() -> Option<&'static PrometheusHandle> {
             Some(handle)
         })
         .as_ref()
+}
+
+/// Installs the recorder (once) and starts its upkeep (once per process): histogram
+/// samples are buffered until aggregated, and without a periodic drain they would grow
+/// with traffic when nobody scrapes `/metrics`.
+pub fn start_upkeep() {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    let Some(handle) = metrics_handle() else { return };
+    STARTED.get_or_init(|| {
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    });
 }

@@ -3,6 +3,7 @@
 //! argon2id off the async runtime, opaque tokens and their digests, pairwise subjects.
 
 pub mod assertion;
+pub mod client_secret;
 pub mod jwt;
 pub mod keys;
 pub mod opaque;

@@ -118,26 +118,29 @@ fn has_secret(client: &Client) -> bool {
 /// `sector_identifier_uri` or `jwks_uri` (bootstrap, tests). The CLI and the admin API
 /// use [`register_client_with`], which does.
 pub async fn register_client(store: &dyn Store, metadata: &ClientMetadata, now: i64) -> Result<Registered, AdminError> {
-    store_new_client(store, metadata, None, now).await
+    store_new_client(store, metadata, None, None, now).await
 }
 
 /// Registers a client. The metadata is validated, its `sector_identifier_uri` and
 /// `jwks_uri` documents fetched and checked within `limits` (as `/register` does), then
 /// the client is stored. The secret is generated (256 bits) unless fixed in the
 /// metadata, and only its digest is stored.
+/// `kek` seals the secret of a `client_secret_jwt` client (required for those).
 pub async fn register_client_with(
     store: &dyn Store,
     limits: &FetchLimits,
+    kek: Option<&crate::crypto::seal::Kek>,
     metadata: &ClientMetadata,
     now: i64,
 ) -> Result<Registered, AdminError> {
-    store_new_client(store, metadata, Some(limits), now).await
+    store_new_client(store, metadata, Some(limits), kek, now).await
 }
 
 async fn store_new_client(
     store: &dyn Store,
     metadata: &ClientMetadata,
     limits: Option<&FetchLimits>,
+    kek: Option<&crate::crypto::seal::Kek>,
     now: i64,
 ) -> Result<Registered, AdminError> {
     let client_id = metadata.client_id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
@@ -146,7 +149,14 @@ async fn store_new_client(
         check_remote_documents(&client, limits).await?;
     }
     let secret = has_secret(&client).then(|| metadata.client_secret.clone().unwrap_or_else(random_token));
-    let digest = secret.as_deref().map(token_digest);
+    let recoverable = client.token_endpoint_auth_method == AuthMethod::ClientSecretJwt;
+    let digest = match secret.as_deref() {
+        Some(s) => Some(
+            crate::crypto::client_secret::stored_form(&client.client_id, s, recoverable, kek)
+                .map_err(|e| AdminError::Invalid(e.to_string()))?,
+        ),
+        None => None,
+    };
     let new = NewClient {
         client: &client,
         secret_digest: digest.as_deref(),
@@ -239,6 +249,7 @@ pub async fn list_clients(
 pub async fn update_client(
     store: &dyn Store,
     limits: &FetchLimits,
+    kek: Option<&crate::crypto::seal::Kek>,
     client_id: &str,
     metadata: &ClientMetadata,
     now: i64,
@@ -249,13 +260,21 @@ pub async fn update_client(
     }
     let client = metadata.validate(client_id.to_owned(), current.client.client_id_issued_at)?;
     check_remote_documents(&client, limits).await?;
-    let (digest, secret) = match (has_secret(&client), &metadata.client_secret, current.secret_digest) {
+    let recoverable = client.token_endpoint_auth_method == AuthMethod::ClientSecretJwt;
+    let store_secret = |s: &str| {
+        crate::crypto::client_secret::stored_form(client_id, s, recoverable, kek)
+            .map_err(|e| AdminError::Invalid(e.to_string()))
+    };
+    // A kept secret must be stored the way the (possibly new) method needs it: sealed
+    // for client_secret_jwt, a digest otherwise; if not, a new secret is issued.
+    let kept = current.secret_digest.filter(|d| d.starts_with("sealed:") == recoverable);
+    let (digest, secret) = match (has_secret(&client), &metadata.client_secret, kept) {
         (false, _, _) => (None, None),
-        (true, Some(s), _) => (Some(token_digest(s)), Some(s.clone())),
+        (true, Some(s), _) => (Some(store_secret(s)?), Some(s.clone())),
         (true, None, Some(d)) => (Some(d), None),
         (true, None, None) => {
             let s = random_token();
-            (Some(token_digest(&s)), Some(s))
+            (Some(store_secret(&s)?), Some(s))
         }
     };
     if !store.update_client(&client, digest.as_deref(), now).await? {

@@ -47,6 +47,8 @@ pub struct Services {
     /// Registered clients recently read, so token traffic does not hit the database for
     /// every request.
     pub clients: ClientCache,
+    /// The key-encryption key (sealed signing keys and `client_secret_jwt` secrets).
+    pub kek: Arc<crate::crypto::seal::Kek>,
 }
 
 /// How long a node trusts a client record it read (s): changes made on another node (or

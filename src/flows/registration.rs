@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Services;
+use crate::crypto::client_secret::stored_form;
 use crate::crypto::opaque::{random_token, token_digest, verify_digest};
 use crate::outbound::{FetchLimits, fetch_json};
 use crate::protocol::client::{AuthMethod, Client, ClientMetadata, MetadataError, grant};
@@ -53,8 +54,9 @@ fn default_scope() -> Scopes {
     Scopes::parse("openid profile email phone address offline_access")
 }
 
-/// The methods registration offers (not `client_secret_jwt`: secrets are kept as digests).
-const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "private_key_jwt", "none"];
+/// The methods registration offers.
+const AUTH_METHODS: &[&str] =
+    &["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"];
 
 fn default_auth_methods() -> Vec<String> {
     AUTH_METHODS.iter().map(|m| (*m).to_owned()).collect()
@@ -411,7 +413,21 @@ pub async fn register(
     let secret = needs_secret(&client).then(random_token);
     let registration_token = random_token();
     let policy_json = policy.to_json();
-    let secret_digest = secret.as_deref().map(token_digest);
+    let secret_digest = match secret.as_deref() {
+        Some(s) => Some(
+            stored_form(
+                &client.client_id,
+                s,
+                client.token_endpoint_auth_method == AuthMethod::ClientSecretJwt,
+                Some(&svc.kek),
+            )
+            .map_err(|e| {
+                tracing::error!(error = %e, "sealing a client secret failed");
+                RegistrationError::Unavailable
+            })?,
+        ),
+        None => None,
+    };
     let registration_digest = token_digest(&registration_token);
     let new = NewClient {
         client: &client,
@@ -507,7 +523,12 @@ pub async fn update(
         (true, Some(d)) => (Some(d), None),
         (true, None) => {
             let s = random_token();
-            (Some(token_digest(&s)), Some(s))
+            let recoverable = client.token_endpoint_auth_method == AuthMethod::ClientSecretJwt;
+            let stored = stored_form(&client.client_id, &s, recoverable, Some(&svc.kek)).map_err(|e| {
+                tracing::error!(error = %e, "sealing a client secret failed");
+                RegistrationError::Unavailable
+            })?;
+            (Some(stored), Some(s))
         }
     };
     if !svc.store.update_client(&client, digest.as_deref(), now).await.map_err(unavailable)? {

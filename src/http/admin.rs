@@ -161,7 +161,7 @@ async fn create_client(State(state): State<AppState>, headers: HeaderMap, body: 
     let actor = guard(&state, &headers, SCOPE_CLIENTS).await?;
     let md = parse_metadata(&headers, &body)?;
     let now = state.now();
-    let done = admin::register_client_with(store(&state), &limits(&state), &md, now).await;
+    let done = admin::register_client_with(store(&state), &limits(&state), Some(&state.services.kek), &md, now).await;
     let id = done.as_ref().map(|r| r.client.client_id.clone()).ok().or_else(|| md.client_id.clone());
     let r = admin::audited(store(&state), &actor, "client.register", id.as_deref(), now, done)
         .await
@@ -188,7 +188,7 @@ async fn update_client(
     let actor = guard(&state, &headers, SCOPE_CLIENTS).await?;
     let md = parse_metadata(&headers, &body)?;
     let now = state.now();
-    let done = admin::update_client(store(&state), &limits(&state), &id, &md, now).await;
+    let done = admin::update_client(store(&state), &limits(&state), Some(&state.services.kek), &id, &md, now).await;
     state.services.clients.forget(&id);
     let r = admin::audited(store(&state), &actor, "client.update", Some(&id), now, done).await.map_err(admin_error)?;
     let mut v = admin::client_json(&admin::get_client(store(&state), &id).await.map_err(admin_error)?);

@@ -51,7 +51,23 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, "shutting down").into_response();
     }
     let svc = &state.services;
-    let (store, ephemeral) = tokio::join!(svc.store.ping(), svc.ephemeral.ping());
+    let timed = |name: &'static str, watch: crate::clock::Stopwatch| {
+        metrics::histogram!(crate::telemetry::BACKEND_PING, "backend" => name).record(watch.elapsed().as_secs_f64());
+    };
+    let (store, ephemeral) = tokio::join!(
+        async {
+            let w = crate::clock::Stopwatch::start();
+            let r = svc.store.ping().await;
+            timed("database", w);
+            r
+        },
+        async {
+            let w = crate::clock::Stopwatch::start();
+            let r = svc.ephemeral.ping().await;
+            timed("ephemeral", w);
+            r
+        }
+    );
     let mut missing = Vec::new();
     if let Err(e) = store {
         tracing::warn!(error = %e, "not ready: durable store");

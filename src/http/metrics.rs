@@ -7,7 +7,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::clock::Stopwatch;
-use crate::telemetry::{HTTP_DURATION, HTTP_REQUESTS, metrics_handle};
+use crate::telemetry::{HASH_QUEUE, HTTP_DURATION, HTTP_REQUESTS, metrics_handle};
 
 /// Records every request under its route template (never the raw path, which may hold
 /// ids), its method and status.
@@ -25,7 +25,8 @@ pub(super) async fn record(request: Request, next: Next) -> Response {
 }
 
 /// `GET /metrics`.
-pub(super) async fn render() -> Response {
+pub(super) async fn render(axum::extract::State(state): axum::extract::State<super::AppState>) -> Response {
+    metrics::gauge!(HASH_QUEUE).set(state.services.hasher.waiting() as f64);
     match metrics_handle() {
         Some(h) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),
         None => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "metrics recorder unavailable").into_response(),

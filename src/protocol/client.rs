@@ -183,7 +183,10 @@ impl Client {
 
     /// Whether the client authenticates with a shared secret (and so gets one).
     pub fn uses_secret(&self) -> bool {
-        matches!(self.token_endpoint_auth_method, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost)
+        matches!(
+            self.token_endpoint_auth_method,
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost | AuthMethod::ClientSecretJwt
+        )
     }
 
     /// Whether the client is public (no secret).
@@ -405,12 +408,8 @@ impl ClientMetadata {
         let token_endpoint_auth_method = match self.token_endpoint_auth_method.as_deref() {
             None | Some("client_secret_basic") => AuthMethod::ClientSecretBasic,
             Some("client_secret_post") => AuthMethod::ClientSecretPost,
-            // Verifying an HMAC needs the secret in clear, and we keep only its digest.
-            Some("client_secret_jwt") => {
-                return Err(meta(
-                    "client_secret_jwt is not offered (secrets are stored as digests): use private_key_jwt",
-                ));
-            }
+            // The HMAC needs the secret itself: it is kept sealed (`crypto::client_secret`).
+            Some("client_secret_jwt") => AuthMethod::ClientSecretJwt,
             Some("private_key_jwt") => AuthMethod::PrivateKeyJwt,
             Some("none") => AuthMethod::None,
             Some(o) => return Err(meta(format!("token_endpoint_auth_method `{o}` is not supported"))),

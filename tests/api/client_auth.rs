@@ -165,3 +165,71 @@ async fn private_key_jwt_with_jwks_uri() {
         .unwrap();
     assert_eq!(r.json::<serde_json::Value>().await.unwrap()["active"], true);
 }
+
+#[tokio::test]
+async fn client_secret_jwt_uses_the_sealed_secret() {
+    let app = TestApp::spawn().await;
+    let svc = &app.running.state.services;
+    let md = |id: &str| -> dinhdanh::protocol::client::ClientMetadata {
+        serde_json::from_value(serde_json::json!({
+            "client_id": id, "grant_types": ["client_credentials"], "scope": "api:read",
+            "token_endpoint_auth_method": "client_secret_jwt",
+        }))
+        .unwrap()
+    };
+    let limits = dinhdanh::outbound::FetchLimits::default();
+    let registered =
+        dinhdanh::flows::admin::register_client_with(svc.store.as_ref(), &limits, Some(&svc.kek), &md("hmac"), T0)
+            .await
+            .unwrap();
+    let secret = registered.client_secret.expect("a secret is issued once");
+    // Stored sealed, never in clear.
+    let stored = svc.store.find_client("hmac").await.unwrap().unwrap().secret_digest.unwrap();
+    assert!(stored.starts_with("sealed:") && !stored.contains(&secret));
+    // Without the key-encryption key such a client cannot be registered.
+    assert!(dinhdanh::flows::admin::register_client(svc.store.as_ref(), &md("hmac2"), T0).await.is_err());
+
+    let sign = |key: &[u8], jti: &str| {
+        let claims =
+            serde_json::json!({"iss": "hmac", "sub": "hmac", "aud": app.url("/token"), "exp": T0 + 60, "jti": jti});
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(key),
+        )
+        .unwrap()
+    };
+    let post = |assertion: String| {
+        let app = &app;
+        async move {
+            let r = app
+                .api()
+                .post(app.url("/token"))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                    ("client_assertion", assertion.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let good = sign(secret.as_bytes(), "h-1");
+    let (status, body) = post(good.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(claims(body["access_token"].as_str().unwrap())["sub"], "hmac");
+    assert_eq!(post(good).await.0, 401, "single use");
+    assert_eq!(post(sign(b"not-the-secret-not-the-secret-00", "h-2")).await.0, 401, "wrong secret");
+    // The secret is not a Basic credential for this client.
+    let r = app
+        .api()
+        .post(app.url("/token"))
+        .basic_auth("hmac", Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}

@@ -98,12 +98,15 @@ async fn metrics_and_request_ids() {
     assert_eq!(id.len(), 36, "a UUID request id is echoed");
     let r = app.api().get(app.url("/jwks")).header("x-request-id", "proxy-given-1").send().await.unwrap();
     assert_eq!(r.headers()["x-request-id"], "proxy-given-1");
+    assert_eq!(app.api().get(app.url("/readyz")).send().await.unwrap().status(), 200);
     let text = app.api().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     for needle in [
         "dinhdanh_http_requests_total{endpoint=\"/jwks\"",
         "dinhdanh_http_request_duration_seconds_bucket{endpoint=\"/token\"",
         "dinhdanh_tokens_issued_total{grant=\"authorization_code\"}",
         "dinhdanh_logins_total{outcome=\"success\"}",
+        "dinhdanh_password_hash_queue",
+        "dinhdanh_backend_ping_seconds_bucket{backend=\"database\"",
     ] {
         assert!(text.contains(needle), "{needle} missing from /metrics");
     }

@@ -10,6 +10,7 @@ mod backends;
 mod browser;
 mod client_auth;
 mod code_flow;
+mod crash;
 mod discovery;
 mod errors;
 mod helpers;

@@ -159,6 +159,17 @@ async fn two_nodes_share_sessions_codes_and_refresh_tokens() {
         assert_ne!(rt1, rt2);
         assert_eq!(userinfo(&a, t2["access_token"].as_str().unwrap()).await.status(), 200);
         assert_eq!(refresh(&a, &rt2).await.status(), 200, "B's rotation is current on A");
+
+        // Logout on A ends the session on B.
+        let hint = t["id_token"].as_str().unwrap().to_owned();
+        let r = browser.get(format!("{}?id_token_hint={hint}", a.url("/end_session"))).send().await.unwrap();
+        assert_eq!(r.status(), 200, "signed out at A without a confirmation (the hint names the session)");
+        let r = b.follow(&browser, &b.authorize_url("portal", &[("prompt", "none")])).await;
+        assert_eq!(
+            param(&redirect_params(&r), "error").as_deref(),
+            Some("login_required"),
+            "B knows the session ended"
+        );
     })
     .await;
     db.drop_now().await;

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::{Services, ephemeral_failed, store_failed};
-use crate::crypto::assertion::{peek_claims, verify_with_jwks};
+use crate::crypto::assertion::{peek_claims, verify_with_jwks, verify_with_secret};
 use crate::crypto::opaque::{token_digest, verify_digest};
 use crate::ephemeral::Namespace;
 use crate::protocol::client::{AuthMethod, Client};
@@ -96,8 +96,9 @@ pub async fn authenticate_client(
     Ok(stored.client)
 }
 
-/// `private_key_jwt`: the assertion names the client, is signed by one of its registered
-/// keys with its registered algorithm, is addressed to us, short-lived, and new.
+/// `private_key_jwt` / `client_secret_jwt`: the assertion names the client, is signed by
+/// one of its registered keys (or MACed with its secret) with its registered algorithm,
+/// is addressed to us, short-lived, and new.
 async fn authenticate_assertion(
     svc: &Services,
     body_id: Option<&str>,
@@ -109,28 +110,37 @@ async fn authenticate_assertion(
     if body_id.is_some_and(|id| id != claimed) {
         return Err(failed());
     }
-    let client = svc
-        .clients
-        .get(svc.store.as_ref(), &claimed, now)
-        .await
-        .map_err(store_failed)?
-        .map(|c| c.client)
-        .ok_or_else(failed)?;
-    if client.token_endpoint_auth_method != AuthMethod::PrivateKeyJwt {
-        return Err(failed());
-    }
-    let jwks = match (&client.jwks, &client.jwks_uri) {
-        (Some(j), _) => j.clone(),
-        (None, Some(uri)) => crate::outbound::fetch_json(uri, &crate::outbound::FetchLimits::from_config(&svc.config))
-            .await
-            .map_err(|e| {
-                tracing::warn!(client = %client.client_id, error = %e, "jwks_uri fetch failed");
-                failed()
-            })?,
-        (None, None) => return Err(failed()),
+    let stored = svc.clients.get(svc.store.as_ref(), &claimed, now).await.map_err(store_failed)?.ok_or_else(failed)?;
+    let client = stored.client;
+    let claims = match client.token_endpoint_auth_method {
+        AuthMethod::PrivateKeyJwt => {
+            let jwks = match (&client.jwks, &client.jwks_uri) {
+                (Some(j), _) => j.clone(),
+                (None, Some(uri)) => {
+                    crate::outbound::fetch_json(uri, &crate::outbound::FetchLimits::from_config(&svc.config))
+                        .await
+                        .map_err(|e| {
+                            tracing::warn!(client = %client.client_id, error = %e, "jwks_uri fetch failed");
+                            failed()
+                        })?
+                }
+                (None, None) => return Err(failed()),
+            };
+            let alg = client.token_endpoint_auth_signing_alg.as_deref().unwrap_or("RS256");
+            verify_with_jwks(assertion, &jwks, alg).map_err(|_| failed())?
+        }
+        AuthMethod::ClientSecretJwt => {
+            // The HMAC key is the secret itself, kept sealed under the KEK.
+            let secret = stored
+                .secret_digest
+                .as_deref()
+                .and_then(|s| crate::crypto::client_secret::open(&client.client_id, s, &svc.kek))
+                .ok_or_else(failed)?;
+            let alg = client.token_endpoint_auth_signing_alg.as_deref().unwrap_or("HS256");
+            verify_with_secret(assertion, &secret, alg).map_err(|_| failed())?
+        }
+        _ => return Err(failed()),
     };
-    let alg = client.token_endpoint_auth_signing_alg.as_deref().unwrap_or("RS256");
-    let claims = verify_with_jwks(assertion, &jwks, alg).map_err(|_| failed())?;
     let issuer = svc.config.issuer.as_str();
     let endpoints: Vec<String> =
         [paths::TOKEN, paths::INTROSPECT, paths::REVOKE].iter().map(|p| format!("{issuer}{p}")).collect();
