@@ -23,7 +23,7 @@ pub enum Namespace {
     Session,
     /// The clients a browser session signed in to, by session id (for logout).
     SessionClients,
-    /// Issued access tokens, by `jti`.
+    /// Issued access tokens, by the digest of the token.
     AccessToken,
     /// Rate-limit counters.
     RateLimit,

@@ -26,7 +26,7 @@ pub async fn revoke(svc: &Services, caller: &Client, params: &Params, now: i64) 
     if let Some(record) = find_access_token(svc, token, now).await?
         && record.client_id == caller.client_id
     {
-        forget_access_token(svc, token, &record).await?;
+        forget_access_token(svc, token).await?;
     }
     Ok(())
 }

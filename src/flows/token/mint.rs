@@ -45,7 +45,6 @@ pub struct AccessTokenRecord {
     pub claims: ClaimsRequest,
 }
 
-/// The ephemeral key of an access token: its `jti` for JWTs, its digest for opaque ones.
 /// The ephemeral key of an access token: the digest of the whole token string, JWT or
 /// opaque. Holding a string whose digest names a live record proves it is a token we
 /// issued, so finding a token costs one hash and one lookup — no signature to verify.
@@ -115,7 +114,7 @@ pub async fn find_access_token(svc: &Services, token: &str, now: i64) -> Result<
 }
 
 /// Deletes the record of an access token (revocation).
-pub async fn forget_access_token(svc: &Services, token: &str, _record: &AccessTokenRecord) -> Result<(), OAuthError> {
+pub async fn forget_access_token(svc: &Services, token: &str) -> Result<(), OAuthError> {
     svc.ephemeral.delete(Namespace::AccessToken, &record_key(token)).await.map_err(ephemeral_failed)
 }
 
