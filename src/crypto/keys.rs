@@ -215,7 +215,7 @@ pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), CryptoErr
 pub struct KeySnapshot {
     keys: Vec<Arc<SigningKey>>,
     signers: Vec<Arc<SigningKey>>,
-    jwks: Vec<u8>,
+    jwks: bytes::Bytes,
     etag: String,
 }
 
@@ -237,7 +237,8 @@ impl KeySnapshot {
             }
         }
         let keys: Vec<Arc<SigningKey>> = keys.into_iter().map(|(k, _)| k).collect();
-        let jwks = json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()}).to_string().into_bytes();
+        let jwks =
+            bytes::Bytes::from(json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()}).to_string());
         let etag = format!("\"{}\"", &URL_SAFE_NO_PAD.encode(super::digest::sha256(&jwks))[..22]);
         KeySnapshot { keys, signers, jwks, etag }
     }
@@ -280,6 +281,11 @@ impl KeySnapshot {
     /// The serialized public JWK Set.
     pub fn jwks_bytes(&self) -> &[u8] {
         &self.jwks
+    }
+
+    /// The serialized public JWK Set, shared (a response body without a copy).
+    pub fn jwks_shared(&self) -> bytes::Bytes {
+        self.jwks.clone()
     }
 
     /// A strong ETag of the JWK Set.

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 
-fn cached_json(headers: &HeaderMap, body: &[u8], etag: &str) -> Response {
+fn cached_json(headers: &HeaderMap, body: bytes::Bytes, etag: &str) -> Response {
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -14,7 +14,7 @@ fn cached_json(headers: &HeaderMap, body: &[u8], etag: &str) -> Response {
     let mut r = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, "application/json")], body.to_vec()).into_response()
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
     };
     let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(etag) {
@@ -27,13 +27,13 @@ fn cached_json(headers: &HeaderMap, body: &[u8], etag: &str) -> Response {
 /// `GET /.well-known/openid-configuration`.
 pub(super) async fn discovery(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let (body, etag) = &*state.discovery;
-    cached_json(&headers, body, etag)
+    cached_json(&headers, body.clone(), etag)
 }
 
 /// `GET /jwks`.
 pub(super) async fn jwks(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let keys = state.services.keys.current();
-    let mut r = cached_json(&headers, keys.jwks_bytes(), keys.jwks_etag());
+    let mut r = cached_json(&headers, keys.jwks_shared(), keys.jwks_etag());
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwk-set+json"));
     r
 }

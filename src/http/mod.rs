@@ -8,9 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{get, post};
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -39,16 +38,28 @@ pub const MAX_HEADERS: usize = 64;
 
 /// Shared state of every handler.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What every handler shares, behind one `Arc` so the per-request clone of the state is
+/// a single reference-count increment.
+pub struct Shared {
     /// The use cases' dependencies.
     pub services: Arc<Services>,
     /// The clock, read once per request.
     pub clock: Arc<dyn Clock>,
     /// Pre-serialized discovery document and its ETag.
-    pub discovery: Arc<(Vec<u8>, String)>,
+    pub discovery: Arc<(bytes::Bytes, String)>,
     /// Set when shutdown begins: `/readyz` answers 503 so load balancers move away
     /// while requests are still served.
     pub draining: Arc<AtomicBool>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -56,7 +67,12 @@ impl AppState {
     pub fn new(services: Arc<Services>, clock: Arc<dyn Clock>) -> Self {
         let doc = crate::protocol::discovery::provider_metadata(&services.config.issuer).to_string().into_bytes();
         let etag = format!("\"{}\"", &crate::crypto::opaque::token_digest(&String::from_utf8_lossy(&doc))[..16]);
-        Self { services, clock, discovery: Arc::new((doc, etag)), draining: Arc::new(AtomicBool::new(false)) }
+        Self(Arc::new(Shared {
+            services,
+            clock,
+            discovery: Arc::new((bytes::Bytes::from(doc), etag)),
+            draining: Arc::new(AtomicBool::new(false)),
+        }))
     }
 
     /// Marks this node as going away (readiness off); requests are still served.
@@ -120,19 +136,62 @@ async fn deadline(
     response
 }
 
+/// Request ids: a random per-process prefix and a counter (`3f9a61c2-1b7`), unique per
+/// process and cheap — no random number per request.
+#[derive(Clone)]
+struct RequestIds {
+    prefix: Arc<str>,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        let r = crate::crypto::opaque::random_bytes::<4>();
+        let prefix: String = r.iter().map(|b| format!("{b:02x}")).collect();
+        Self { prefix: prefix.into(), next: Arc::new(std::sync::atomic::AtomicU64::new(1)) }
+    }
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix)).ok().map(RequestId::new)
+    }
+}
+
+/// CORS for the endpoints a browser application (a public client with PKCE) calls from
+/// its own origin: no cookies are involved, so any origin may call them, without
+/// credentials. Static answers, so the middleware costs nothing to clone per request.
+async fn cors(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let from_browser = request.headers().contains_key(header::ORIGIN);
+    if from_browser
+        && request.method() == axum::http::Method::OPTIONS
+        && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        return (
+            axum::http::StatusCode::NO_CONTENT,
+            [
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+                (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"),
+                (header::ACCESS_CONTROL_ALLOW_HEADERS, "authorization, content-type"),
+                (header::ACCESS_CONTROL_MAX_AGE, "600"),
+            ],
+        )
+            .into_response();
+    }
+    let mut response = next.run(request).await;
+    if from_browser {
+        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    }
+    response
+}
+
 /// The public router with its security layers.
 pub fn router(state: AppState) -> Router {
     let hdr = |name: &'static str, value: &'static str| {
         SetResponseHeaderLayer::if_not_present(HeaderName::from_static(name), HeaderValue::from_static(value))
     };
-    // Endpoints a browser application (a public client with PKCE) calls from its own
-    // origin. No cookies are involved, so any origin may call them; credentials are not
-    // allowed.
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::any())
-        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .max_age(std::time::Duration::from_secs(600));
     let api = Router::new()
         .route(paths::DISCOVERY, get(discovery::discovery))
         .route(paths::JWKS, get(discovery::jwks))
@@ -140,7 +199,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::INTROSPECT, post(token::introspect))
         .route(paths::REVOKE, post(token::revoke))
         .route(paths::USERINFO, get(token::userinfo_get).post(token::userinfo_post))
-        .layer(cors);
+        .layer(axum::middleware::from_fn(cors));
     Router::new()
         .merge(api)
         .route(paths::AUTHORIZE, get(authorize::authorize_get).post(authorize::authorize_post))
@@ -177,6 +236,6 @@ pub fn router(state: AppState) -> Router {
         }))
         // A request id for every request (kept if a trusted proxy set one), echoed back.
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(RequestIds::new()))
         .with_state(state)
 }
