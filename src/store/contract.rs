@@ -26,6 +26,17 @@ fn person(id: &str, username: &str, pin: Option<&str>) -> Person {
     }
 }
 
+/// A client registered without registration bookkeeping (CLI-style).
+pub fn plain<'a>(client: &'a crate::protocol::client::Client, secret_digest: Option<&'a str>) -> super::NewClient<'a> {
+    super::NewClient {
+        client,
+        secret_digest,
+        registration_token_digest: None,
+        registration_policy: None,
+        initial_token_digest: None,
+    }
+}
+
 /// Runs every check against `store` (freshly migrated, empty).
 pub async fn run_all(store: &dyn Store) {
     clients(store).await;
@@ -169,7 +180,7 @@ pub async fn concurrent_audit(store: Arc<dyn Store>) {
 pub async fn concurrent_rotation(store: Arc<dyn Store>) {
     let md: ClientMetadata =
         serde_json::from_value(serde_json::json!({"redirect_uris": ["https://rp.example.vn/cb"]})).unwrap();
-    store.register_client(&md.validate("contract-rp".into(), 1).unwrap(), None).await.unwrap();
+    assert!(store.create_client(plain(&md.validate("contract-rp".into(), 1).unwrap(), None), 1).await.unwrap());
     store.create_person(&person("p-1", "race", None), None).await.unwrap();
     store.create_refresh_family(&family("race"), "race-0", 5_000).await.unwrap();
     let mut handles = Vec::new();
@@ -239,11 +250,11 @@ async fn clients(store: &dyn Store) {
     )
     .unwrap();
     let c = md.validate("contract-rp".into(), 42).unwrap();
-    store.register_client(&c, Some("digest")).await.unwrap();
+    assert!(store.create_client(plain(&c, Some("digest")), 42).await.unwrap());
     let found = store.find_client("contract-rp").await.unwrap().unwrap();
     assert_eq!(found.client, c);
     assert_eq!(found.secret_digest.as_deref(), Some("digest"));
-    assert!(matches!(store.register_client(&c, None).await, Err(super::StoreError::Conflict(_))));
+    assert!(matches!(store.create_client(plain(&c, None), 42).await, Err(super::StoreError::Conflict(_))));
     assert!(store.find_client("nobody").await.unwrap().is_none());
 }
 

@@ -128,8 +128,6 @@ impl InitialAccessToken {
 /// Registered relying parties.
 #[async_trait]
 pub trait ClientStore: Send + Sync {
-    /// Registers a client; `Conflict` if the id is taken.
-    async fn register_client(&self, client: &Client, secret_digest: Option<&str>) -> Result<(), StoreError>;
     /// Finds an active client.
     async fn find_client(&self, client_id: &str) -> Result<Option<StoredClient>, StoreError>;
     /// Inserts a client with its registration bookkeeping, spending one use of

@@ -163,19 +163,6 @@ fn client_record_from_row(r: &PgRow) -> Result<ClientRecord, StoreError> {
 
 #[async_trait]
 impl ClientStore for PostgresStore {
-    async fn register_client(&self, client: &Client, secret_digest: Option<&str>) -> Result<(), StoreError> {
-        let metadata = serde_json::to_string(client).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        sqlx::query("INSERT INTO clients (client_id, secret_digest, metadata, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&client.client_id)
-            .bind(secret_digest)
-            .bind(metadata)
-            .bind(client.client_id_issued_at)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| conflict_or_unavailable(e, "client_id is already registered"))?;
-        Ok(())
-    }
-
     async fn find_client(&self, client_id: &str) -> Result<Option<StoredClient>, StoreError> {
         let row = sqlx::query("SELECT secret_digest, metadata FROM clients WHERE client_id = $1 AND status = 'active'")
             .bind(client_id)
@@ -898,7 +885,8 @@ mod tests {
         with_fresh_db("concurrent_first_consents_all_survive", |s| async move {
             let md: ClientMetadata =
                 serde_json::from_value(serde_json::json!({"redirect_uris": ["https://rp.example.vn/cb"]})).unwrap();
-            s.register_client(&md.validate("race-rp".into(), 1).unwrap(), None).await.unwrap();
+            let c = md.validate("race-rp".into(), 1).unwrap();
+            assert!(s.create_client(crate::store::contract::plain(&c, None), 1).await.unwrap());
             s.create_person(&person("p-race"), None).await.unwrap();
             let pid = PersonId("p-race".into());
             let tasks: Vec<_> = (0..12)

@@ -162,19 +162,6 @@ fn client_record_from_row(r: &SqliteRow) -> Result<ClientRecord, StoreError> {
 
 #[async_trait]
 impl ClientStore for SqliteStore {
-    async fn register_client(&self, client: &Client, secret_digest: Option<&str>) -> Result<(), StoreError> {
-        let metadata = serde_json::to_string(client).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        sqlx::query("INSERT INTO clients (client_id, secret_digest, metadata, created_at) VALUES (?, ?, ?, ?)")
-            .bind(&client.client_id)
-            .bind(secret_digest)
-            .bind(metadata)
-            .bind(client.client_id_issued_at)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| conflict_or_unavailable(e, "client_id is already registered"))?;
-        Ok(())
-    }
-
     async fn find_client(&self, client_id: &str) -> Result<Option<StoredClient>, StoreError> {
         let row = sqlx::query("SELECT secret_digest, metadata FROM clients WHERE client_id = ? AND status = 'active'")
             .bind(client_id)
