@@ -398,6 +398,7 @@ pub async fn create_person(
         status: PersonStatus::Active,
         created_at: now,
         updated_at: now,
+        ..Person::new(PersonId(String::new()), 0)
     };
     store.create_person(&person, Some(&hash)).await?;
     Ok(person)

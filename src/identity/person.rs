@@ -2,6 +2,7 @@
 //! re-issued), names and contact details, status. Local credentials live in the store,
 //! not here.
 
+use super::assurance::Assurance;
 use super::personal_number::PersonalNumber;
 
 /// Internal person identifier (UUID v7 text).
@@ -53,12 +54,44 @@ pub struct Person {
     pub address: Option<String>,
     /// 12-digit personal identification number.
     pub personal_number: Option<PersonalNumber>,
+    /// Date of birth, `YYYY-MM-DD` (OIDC `birthdate`).
+    pub birthdate: Option<String>,
+    /// `male`, `female` or `other` (OIDC `gender`).
+    pub gender: Option<String>,
+    /// Nationality, ISO 3166-1 alpha-2 (`VN`).
+    pub nationality: Option<String>,
+    /// How sure we are of who this is, and why.
+    pub assurance: Assurance,
     /// Status.
     pub status: PersonStatus,
     /// Creation time.
     pub created_at: i64,
     /// Last change.
     pub updated_at: i64,
+}
+
+impl Person {
+    /// A person with nothing but an id and timestamps: active, unverified, no details.
+    pub fn new(id: PersonId, now: i64) -> Self {
+        Person {
+            id,
+            username: None,
+            name: None,
+            email: None,
+            email_verified: false,
+            phone: None,
+            phone_verified: false,
+            address: None,
+            personal_number: None,
+            birthdate: None,
+            gender: None,
+            nationality: None,
+            assurance: Assurance::default(),
+            status: PersonStatus::Active,
+            created_at: now,
+            updated_at: now,
+        }
+    }
 }
 
 /// Usernames: 3-64 characters of lowercase letters, digits, `.`, `_`, `-`, `@`.

@@ -204,6 +204,7 @@ mod tests {
             status: PersonStatus::Active,
             created_at: 1,
             updated_at: 2,
+            ..Person::new(PersonId(String::new()), 0)
         }
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 pub mod keys;
 
 use super::{RefreshFamily, RefreshLookup, Rotation, Store};
-use crate::identity::{Person, PersonId, PersonStatus, PersonalNumber};
+use crate::identity::{Assurance, AssuranceLevel, AssuranceSource, Evidence, Person, PersonId, PersonStatus, PersonalNumber};
 use crate::protocol::client::ClientMetadata;
 use crate::protocol::scope::Scopes;
 
@@ -23,6 +23,7 @@ fn person(id: &str, username: &str, pin: Option<&str>) -> Person {
         status: PersonStatus::Active,
         created_at: 10,
         updated_at: 11,
+        ..Person::new(PersonId(String::new()), 0)
     }
 }
 
@@ -271,6 +272,23 @@ async fn people(store: &dyn Store) {
     assert!(store.create_person(&person("p-3", "other", Some("079199000001")), None).await.is_err());
     assert!(store.find_person(&PersonId("p-2".into())).await.unwrap().is_none());
     assert!(store.find_person(&PersonId("p-3".into())).await.unwrap().is_none());
+    // Profile and assurance round-trip, evidence included.
+    let mut v = person("p-4", "verified", None);
+    v.birthdate = Some("1999-03-04".into());
+    v.gender = Some("female".into());
+    v.nationality = Some("VN".into());
+    v.assurance = Assurance {
+        level: AssuranceLevel::Level2,
+        source: AssuranceSource::Upstream,
+        verified_at: Some(99),
+        evidence: Some(Evidence::ElectronicRecord { upstream: "https://eid".into(), check_method: "bvr".into(), time: 98 }),
+    };
+    store.create_person(&v, None).await.unwrap();
+    assert_eq!(store.find_person(&v.id).await.unwrap().unwrap(), v);
+    v.assurance.level = AssuranceLevel::Level1;
+    v.assurance.evidence = None;
+    assert!(store.update_person(&v, None).await.unwrap());
+    assert_eq!(store.find_person(&v.id).await.unwrap().unwrap(), v);
 }
 
 async fn consents(store: &dyn Store) {

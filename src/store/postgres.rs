@@ -15,7 +15,7 @@ use super::{
     LogoutDelivery, LogoutStore, NewClient, PersonStore, RefreshFamily, RefreshLookup, Rotation, StoreError,
     StoredClient,
 };
-use crate::identity::{Person, PersonId, PersonStatus, PersonalNumber};
+use crate::identity::{Assurance, AssuranceLevel, AssuranceSource, Person, PersonId, PersonStatus, PersonalNumber};
 use crate::protocol::client::Client;
 use crate::protocol::scope::Scopes;
 
@@ -73,6 +73,13 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/postgres/0006_audit.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            7,
+            "person profile".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0007_person_profile.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 
@@ -120,6 +127,23 @@ impl PostgresStore {
     }
 }
 
+const PERSON_COLUMNS: &str = "id, username, name, email, email_verified, phone, phone_verified, address, personal_number, birthdate, gender, nationality, assurance_level, assurance_source, assurance_time, assurance_evidence, status, created_at, updated_at";
+
+fn assurance_from_row(r: &PgRow) -> Result<Assurance, sqlx::Error> {
+    let evidence: Option<String> = r.try_get("assurance_evidence")?;
+    Ok(Assurance {
+        level: AssuranceLevel::from_i64(r.try_get("assurance_level")?),
+        source: AssuranceSource::parse(&r.try_get::<String, _>("assurance_source")?),
+        verified_at: r.try_get("assurance_time")?,
+        // Written by us from the typed value; an unreadable one is no evidence.
+        evidence: evidence.and_then(|e| serde_json::from_str(&e).ok()),
+    })
+}
+
+fn evidence_text(a: &Assurance) -> Option<String> {
+    a.evidence.as_ref().and_then(|e| serde_json::to_string(e).ok())
+}
+
 fn person_from_row(r: &PgRow) -> Result<Person, sqlx::Error> {
     let pin: Option<String> = r.try_get("personal_number")?;
     Ok(Person {
@@ -133,9 +157,14 @@ fn person_from_row(r: &PgRow) -> Result<Person, sqlx::Error> {
         address: r.try_get("address")?,
         // Stored values were validated on the way in; the year bound is irrelevant here.
         personal_number: pin.and_then(|p| PersonalNumber::parse(&p, i32::MAX).ok()),
+        birthdate: r.try_get("birthdate")?,
+        gender: r.try_get("gender")?,
+        nationality: r.try_get("nationality")?,
+        assurance: assurance_from_row(r)?,
         status: PersonStatus::parse(&r.try_get::<String, _>("status")?),
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        ..Person::new(PersonId(String::new()), 0)
     })
 }
 
@@ -321,8 +350,9 @@ impl PersonStore for PostgresStore {
     async fn create_person(&self, p: &Person, password_hash: Option<&str>) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO people (id, username, password_hash, name, email, email_verified, phone, phone_verified, address, \
-             personal_number, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+             personal_number, birthdate, gender, nationality, assurance_level, assurance_source, assurance_time, \
+             assurance_evidence, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
         )
         .bind(&p.id.0)
         .bind(&p.username)
@@ -334,6 +364,13 @@ impl PersonStore for PostgresStore {
         .bind(p.phone_verified)
         .bind(&p.address)
         .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
+        .bind(&p.birthdate)
+        .bind(&p.gender)
+        .bind(&p.nationality)
+        .bind(p.assurance.level.as_i64())
+        .bind(p.assurance.source.as_str())
+        .bind(p.assurance.verified_at)
+        .bind(evidence_text(&p.assurance))
         .bind(p.status.as_str())
         .bind(p.created_at)
         .bind(p.updated_at)
@@ -345,8 +382,7 @@ impl PersonStore for PostgresStore {
 
     async fn find_person(&self, id: &PersonId) -> Result<Option<Person>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, username, name, email, email_verified, phone, phone_verified, address, personal_number, \
-             status, created_at, updated_at FROM people WHERE id = $1",
+            sqlx::AssertSqlSafe(format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = $1")),
         )
         .bind(&id.0)
         .fetch_optional(&self.pool)
@@ -357,8 +393,7 @@ impl PersonStore for PostgresStore {
 
     async fn find_login(&self, username: &str) -> Result<Option<(Person, Option<String>)>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, username, name, email, email_verified, phone, phone_verified, address, personal_number, \
-             status, created_at, updated_at, password_hash FROM people WHERE username = $1",
+            sqlx::AssertSqlSafe(format!("SELECT {PERSON_COLUMNS}, password_hash FROM people WHERE username = $1")),
         )
         .bind(username)
         .fetch_optional(&self.pool)
@@ -371,8 +406,7 @@ impl PersonStore for PostgresStore {
 
     async fn list_people(&self, after: Option<&PersonId>, limit: u32) -> Result<Vec<Person>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, username, name, email, email_verified, phone, phone_verified, address, personal_number, \
-             status, created_at, updated_at FROM people WHERE id > $1 ORDER BY id LIMIT $2",
+            sqlx::AssertSqlSafe(format!("SELECT {PERSON_COLUMNS} FROM people WHERE id > $1 ORDER BY id LIMIT $2")),
         )
         .bind(after.map_or("", |p| p.0.as_str()))
         .bind(i64::from(limit))
@@ -385,8 +419,10 @@ impl PersonStore for PostgresStore {
     async fn update_person(&self, p: &Person, password_hash: Option<&str>) -> Result<bool, StoreError> {
         let n = sqlx::query(
             "UPDATE people SET username = $1, name = $2, email = $3, email_verified = $4, phone = $5, \
-             phone_verified = $6, address = $7, personal_number = $8, status = $9, updated_at = $10, \
-             password_hash = COALESCE($11, password_hash) WHERE id = $12",
+             phone_verified = $6, address = $7, personal_number = $8, birthdate = $9, gender = $10, \
+             nationality = $11, assurance_level = $12, assurance_source = $13, assurance_time = $14, \
+             assurance_evidence = $15, status = $16, updated_at = $17, \
+             password_hash = COALESCE($18, password_hash) WHERE id = $19",
         )
         .bind(&p.username)
         .bind(&p.name)
@@ -396,6 +432,13 @@ impl PersonStore for PostgresStore {
         .bind(p.phone_verified)
         .bind(&p.address)
         .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
+        .bind(&p.birthdate)
+        .bind(&p.gender)
+        .bind(&p.nationality)
+        .bind(p.assurance.level.as_i64())
+        .bind(p.assurance.source.as_str())
+        .bind(p.assurance.verified_at)
+        .bind(evidence_text(&p.assurance))
         .bind(p.status.as_str())
         .bind(p.updated_at)
         .bind(password_hash)
@@ -877,6 +920,7 @@ mod tests {
             status: PersonStatus::Active,
             created_at: 1,
             updated_at: 1,
+            ..Person::new(PersonId(String::new()), 0)
         }
     }
 

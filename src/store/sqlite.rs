@@ -14,7 +14,7 @@ use super::{
     LogoutDelivery, LogoutStore, NewClient, PersonStore, RefreshFamily, RefreshLookup, Rotation, StoreError,
     StoredClient,
 };
-use crate::identity::{Person, PersonId, PersonStatus, PersonalNumber};
+use crate::identity::{Assurance, AssuranceLevel, AssuranceSource, Person, PersonId, PersonStatus, PersonalNumber};
 use crate::protocol::client::Client;
 use crate::protocol::scope::Scopes;
 
@@ -63,6 +63,13 @@ fn migrator() -> Migrator {
             "audit".into(),
             MigrationType::Simple,
             include_str!("../../migrations/sqlite/0006_audit.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            7,
+            "person profile".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0007_person_profile.sql").into_sql_str(),
             false,
         ),
     ])
@@ -117,6 +124,21 @@ impl SqliteStore {
     }
 }
 
+fn assurance_from_row(r: &SqliteRow) -> Result<Assurance, sqlx::Error> {
+    let evidence: Option<String> = r.try_get("assurance_evidence")?;
+    Ok(Assurance {
+        level: AssuranceLevel::from_i64(r.try_get("assurance_level")?),
+        source: AssuranceSource::parse(&r.try_get::<String, _>("assurance_source")?),
+        verified_at: r.try_get("assurance_time")?,
+        // Written by us from the typed value; an unreadable one is no evidence.
+        evidence: evidence.and_then(|e| serde_json::from_str(&e).ok()),
+    })
+}
+
+fn evidence_text(a: &Assurance) -> Option<String> {
+    a.evidence.as_ref().and_then(|e| serde_json::to_string(e).ok())
+}
+
 fn person_from_row(r: &SqliteRow) -> Result<Person, sqlx::Error> {
     let pin: Option<String> = r.try_get("personal_number")?;
     Ok(Person {
@@ -130,13 +152,17 @@ fn person_from_row(r: &SqliteRow) -> Result<Person, sqlx::Error> {
         address: r.try_get("address")?,
         // Stored values were validated on the way in; the year bound is irrelevant here.
         personal_number: pin.and_then(|p| PersonalNumber::parse(&p, i32::MAX).ok()),
+        birthdate: r.try_get("birthdate")?,
+        gender: r.try_get("gender")?,
+        nationality: r.try_get("nationality")?,
+        assurance: assurance_from_row(r)?,
         status: PersonStatus::parse(&r.try_get::<String, _>("status")?),
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
 }
 
-const PERSON_COLUMNS: &str = "id, username, name, email, email_verified, phone, phone_verified, address, personal_number, status, created_at, updated_at";
+const PERSON_COLUMNS: &str = "id, username, name, email, email_verified, phone, phone_verified, address, personal_number, birthdate, gender, nationality, assurance_level, assurance_source, assurance_time, assurance_evidence, status, created_at, updated_at";
 
 const CLIENT_COLUMNS: &str = "client_id, secret_digest, metadata, status, registration_token_digest, \
      registration_policy, COALESCE(updated_at, created_at) AS updated_at";
@@ -318,7 +344,9 @@ impl PersonStore for SqliteStore {
     async fn create_person(&self, p: &Person, password_hash: Option<&str>) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO people (id, username, password_hash, name, email, email_verified, phone, phone_verified, address, \
-             personal_number, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             personal_number, birthdate, gender, nationality, assurance_level, assurance_source, assurance_time, \
+             assurance_evidence, status, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&p.id.0)
         .bind(&p.username)
@@ -330,6 +358,13 @@ impl PersonStore for SqliteStore {
         .bind(i64::from(p.phone_verified))
         .bind(&p.address)
         .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
+        .bind(&p.birthdate)
+        .bind(&p.gender)
+        .bind(&p.nationality)
+        .bind(p.assurance.level.as_i64())
+        .bind(p.assurance.source.as_str())
+        .bind(p.assurance.verified_at)
+        .bind(evidence_text(&p.assurance))
         .bind(p.status.as_str())
         .bind(p.created_at)
         .bind(p.updated_at)
@@ -367,7 +402,8 @@ impl PersonStore for SqliteStore {
     async fn update_person(&self, p: &Person, password_hash: Option<&str>) -> Result<bool, StoreError> {
         let n = sqlx::query(
             "UPDATE people SET username = ?, name = ?, email = ?, email_verified = ?, phone = ?, phone_verified = ?, \
-             address = ?, personal_number = ?, status = ?, updated_at = ?, \
+             address = ?, personal_number = ?, birthdate = ?, gender = ?, nationality = ?, assurance_level = ?, \
+             assurance_source = ?, assurance_time = ?, assurance_evidence = ?, status = ?, updated_at = ?, \
              password_hash = COALESCE(?, password_hash) WHERE id = ?",
         )
         .bind(&p.username)
@@ -378,6 +414,13 @@ impl PersonStore for SqliteStore {
         .bind(i64::from(p.phone_verified))
         .bind(&p.address)
         .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
+        .bind(&p.birthdate)
+        .bind(&p.gender)
+        .bind(&p.nationality)
+        .bind(p.assurance.level.as_i64())
+        .bind(p.assurance.source.as_str())
+        .bind(p.assurance.verified_at)
+        .bind(evidence_text(&p.assurance))
         .bind(p.status.as_str())
         .bind(p.updated_at)
         .bind(password_hash)
