@@ -277,26 +277,55 @@ async fn login_step(
             };
             tracing::info!(outcome = "success", person = %person.id.0, "sign-in");
             metrics::counter!(crate::telemetry::LOGINS, "outcome" => "success").increment(1);
-            // A new session value at every sign-in (no fixation); the old one ends.
-            if let Some(old) = cookies.session {
-                svc.ephemeral.delete(Namespace::Session, &token_digest(old)).await.map_err(ephemeral_failed)?;
-            }
-            let session = BrowserSession {
-                sid: random_token(),
-                person_id: person.id.0.clone(),
-                auth_time: now,
-                acr: acr::LOCAL_BASIC.to_owned(),
-                amr: vec!["pwd".to_owned()],
-            };
-            let cookie = random_token();
-            svc.ephemeral
-                .put(Namespace::Session, &token_digest(&cookie), encode(&session)?, svc.config.session_ttl, None, now)
-                .await
-                .map_err(ephemeral_failed)?;
+            let (session, cookie) =
+                start_session(svc, cookies.session, &person.id, acr::LOCAL_BASIC, vec!["pwd".to_owned()], now).await?;
             new_session = Some(cookie);
             session
         }
     };
+    let step = after_authentication(svc, id, ix, session, now).await?;
+    Ok(StepResult { step, new_session })
+}
+
+/// Starts a new browser session for `person` (a new cookie value at every sign-in, so
+/// no fixation; the old session, if any, ends). Returns the session and the cookie
+/// value to set. Every way of authenticating (password, second factor, upstream e-ID)
+/// ends here.
+pub(crate) async fn start_session(
+    svc: &Services,
+    old_cookie: Option<&str>,
+    person: &PersonId,
+    achieved_acr: &str,
+    amr: Vec<String>,
+    now: i64,
+) -> Result<(BrowserSession, String), OAuthError> {
+    if let Some(old) = old_cookie {
+        svc.ephemeral.delete(Namespace::Session, &token_digest(old)).await.map_err(ephemeral_failed)?;
+    }
+    let session = BrowserSession {
+        sid: random_token(),
+        person_id: person.0.clone(),
+        auth_time: now,
+        acr: achieved_acr.to_owned(),
+        amr,
+    };
+    let cookie = random_token();
+    svc.ephemeral
+        .put(Namespace::Session, &token_digest(&cookie), encode(&session)?, svc.config.session_ttl, None, now)
+        .await
+        .map_err(ephemeral_failed)?;
+    Ok((session, cookie))
+}
+
+/// What follows any authentication inside an interaction: check the achieved context
+/// against what the request demands, then consent (remembered or asked), then the code.
+pub(crate) async fn after_authentication(
+    svc: &Services,
+    id: &str,
+    ix: &mut Interaction,
+    session: BrowserSession,
+    now: i64,
+) -> Result<Step, OAuthError> {
     let fresh =
         session.auth_time == now || crate::protocol::prompt::is_fresh(session.auth_time, ix.request.max_age, now);
     check_achieved(&session.acr, fresh, &ix.request.essential_acr())?;
@@ -305,7 +334,7 @@ async fn login_step(
         .find_consent(&PersonId(session.person_id.clone()), &ix.request.client_id)
         .await
         .map_err(store_failed)?;
-    let step = if consent_needed(ix.request.prompt, remembered.as_ref(), &ix.request.scope) {
+    Ok(if consent_needed(ix.request.prompt, remembered.as_ref(), &ix.request.scope) {
         ix.stage = Stage::Consent;
         ix.session = Some(session);
         svc.ephemeral
@@ -316,8 +345,7 @@ async fn login_step(
     } else {
         svc.ephemeral.delete(Namespace::Interaction, id).await.map_err(ephemeral_failed)?;
         Step::Respond(issue_code(svc, &ix.request, &session, now).await?)
-    };
-    Ok(StepResult { step, new_session })
+    })
 }
 
 /// POST of the consent form: `allow` remembers the consent and finishes with a code,
