@@ -1,6 +1,7 @@
 //! The check registry: every check's name (the plan test module it mirrors),
 //! its order, its time limit and the function that runs it.
 
+mod acr;
 mod backchannel;
 mod code_flow;
 mod discovery;
@@ -53,6 +54,8 @@ pub(crate) const ALL: &[&str] = &[
     "oidcc-ui-locales",
     "oidcc-claims-locales",
     "oidcc-ensure-request-with-acr-values-succeeds",
+    "oidcc-id-token-acr-amr-auth-time",
+    "oidcc-acr-essential-never-weaker",
     "oidcc-codereuse",
     "oidcc-codereuse-30seconds",
     "oidcc-ensure-registered-redirect-uri",
@@ -136,6 +139,8 @@ pub(crate) fn run_one<'a>(name: &str, ctx: &'a Ctx<'a>) -> CheckFuture<'a> {
         "oidcc-ui-locales" => Box::pin(code_flow::ui_locales(ctx)),
         "oidcc-claims-locales" => Box::pin(code_flow::claims_locales(ctx)),
         "oidcc-ensure-request-with-acr-values-succeeds" => Box::pin(code_flow::acr_values(ctx)),
+        "oidcc-id-token-acr-amr-auth-time" => Box::pin(acr::acr_amr_auth_time(ctx)),
+        "oidcc-acr-essential-never-weaker" => Box::pin(acr::essential_never_weaker(ctx)),
         "oidcc-codereuse" => Box::pin(code_flow::code_reuse(ctx, false)),
         "oidcc-codereuse-30seconds" => Box::pin(code_flow::code_reuse(ctx, true)),
         "oidcc-ensure-registered-redirect-uri" => Box::pin(errors::registered_redirect_uri(ctx)),
