@@ -3,9 +3,12 @@
 use std::sync::Arc;
 
 pub mod keys;
+pub mod second_factor;
 
 use super::{RefreshFamily, RefreshLookup, Rotation, Store};
-use crate::identity::{Assurance, AssuranceLevel, AssuranceSource, Evidence, Person, PersonId, PersonStatus, PersonalNumber};
+use crate::identity::{
+    Assurance, AssuranceLevel, AssuranceSource, Evidence, Person, PersonId, PersonStatus, PersonalNumber,
+};
 use crate::protocol::client::ClientMetadata;
 use crate::protocol::scope::Scopes;
 
@@ -49,6 +52,7 @@ pub async fn run_all(store: &dyn Store) {
     client_onboarding(store).await;
     people_admin(store).await;
     keys::signing_keys(store).await;
+    second_factor::second_factor(store).await;
     secrets(store).await;
 }
 
@@ -281,7 +285,11 @@ async fn people(store: &dyn Store) {
         level: AssuranceLevel::Level2,
         source: AssuranceSource::Upstream,
         verified_at: Some(99),
-        evidence: Some(Evidence::ElectronicRecord { upstream: "https://eid".into(), check_method: "bvr".into(), time: 98 }),
+        evidence: Some(Evidence::ElectronicRecord {
+            upstream: "https://eid".into(),
+            check_method: "bvr".into(),
+            time: 98,
+        }),
     };
     store.create_person(&v, None).await.unwrap();
     assert_eq!(store.find_person(&v.id).await.unwrap().unwrap(), v);

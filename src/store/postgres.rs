@@ -26,6 +26,7 @@ const MAX_CONNECTIONS: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 mod keys;
+mod second_factor;
 
 /// The migrations, in order. Append only: never edit a released file. Each one has a
 /// namesake in `migrations/sqlite/`.
@@ -78,6 +79,13 @@ fn migrator() -> Migrator {
             "person profile".into(),
             MigrationType::Simple,
             include_str!("../../migrations/postgres/0007_person_profile.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            11,
+            "second factor".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0011_second_factor.sql").into_sql_str(),
             false,
         ),
     ])
@@ -381,20 +389,18 @@ impl PersonStore for PostgresStore {
     }
 
     async fn find_person(&self, id: &PersonId) -> Result<Option<Person>, StoreError> {
-        let row = sqlx::query(
-            sqlx::AssertSqlSafe(format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = $1")),
-        )
-        .bind(&id.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = $1")))
+            .bind(&id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
         row.map(|r| person_from_row(&r)).transpose().map_err(unavailable)
     }
 
     async fn find_login(&self, username: &str) -> Result<Option<(Person, Option<String>)>, StoreError> {
-        let row = sqlx::query(
-            sqlx::AssertSqlSafe(format!("SELECT {PERSON_COLUMNS}, password_hash FROM people WHERE username = $1")),
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PERSON_COLUMNS}, password_hash FROM people WHERE username = $1"
+        )))
         .bind(username)
         .fetch_optional(&self.pool)
         .await
@@ -405,9 +411,9 @@ impl PersonStore for PostgresStore {
     }
 
     async fn list_people(&self, after: Option<&PersonId>, limit: u32) -> Result<Vec<Person>, StoreError> {
-        let rows = sqlx::query(
-            sqlx::AssertSqlSafe(format!("SELECT {PERSON_COLUMNS} FROM people WHERE id > $1 ORDER BY id LIMIT $2")),
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PERSON_COLUMNS} FROM people WHERE id > $1 ORDER BY id LIMIT $2"
+        )))
         .bind(after.map_or("", |p| p.0.as_str()))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -986,6 +992,14 @@ mod tests {
     async fn concurrent_initial_token_uses_on_postgres() {
         with_fresh_db("concurrent_initial_token_uses_on_postgres", |s| async move {
             crate::store::contract::concurrent_initial_token_uses(std::sync::Arc::new(s)).await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_second_factor_on_postgres() {
+        with_fresh_db("concurrent_second_factor_on_postgres", |s| async move {
+            crate::store::contract::second_factor::concurrent_second_factor(std::sync::Arc::new(s)).await;
         })
         .await;
     }
