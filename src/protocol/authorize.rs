@@ -388,7 +388,7 @@ mod tests {
         let parse = |extra: &[(&str, &str)]| {
             let mut pairs = base();
             pairs.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
-            let params = Params::from_pairs(pairs.iter().map(|(k, v)| (k.as_ref(), v.as_str())));
+            let params = Params::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
             let target = check_target(&params, &c).unwrap();
             parse_request(&params, &c, target, Policy { require_pkce: true }).unwrap()
         };

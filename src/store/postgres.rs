@@ -152,6 +152,8 @@ fn evidence_text(a: &Assurance) -> Option<String> {
     a.evidence.as_ref().and_then(|e| serde_json::to_string(e).ok())
 }
 
+// The struct update keeps fields added to `Person` later defaulted until read here.
+#[allow(clippy::needless_update)]
 fn person_from_row(r: &PgRow) -> Result<Person, sqlx::Error> {
     let pin: Option<String> = r.try_get("personal_number")?;
     Ok(Person {
