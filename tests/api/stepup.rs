@@ -355,3 +355,59 @@ async fn person_id(app: &TestApp, username: &str) -> String {
     let svc = &app.running.state.services;
     svc.store.find_login(username).await.unwrap().unwrap().0.id.0
 }
+
+#[tokio::test]
+async fn second_factor_is_rate_limited_and_the_secret_is_sealed() {
+    let app = TestApp::spawn().await;
+    staff_client(&app, "mot-cua").await;
+    let pid = dinhdanh::identity::PersonId(app.user("an.nguyen").await);
+    let (key, _) = enrol(&app, "an.nguyen").await;
+    // At rest the secret is sealed under the KEK, never in clear.
+    let svc = &app.running.state.services;
+    let stored = svc.store.totp_credential(&pid).await.unwrap().unwrap();
+    let raw = dinhdanh::crypto::totp::decode_base32(&key).unwrap();
+    assert!(!stored.sealed_secret.windows(raw.len()).any(|w| w == raw.as_slice()));
+    assert!(stored.confirmed_at.is_some());
+
+    let b = app.browser();
+    let mut page = password_then_second_factor(&app, &b, "mot-cua", "an.nguyen").await;
+    for _ in 0..dinhdanh::flows::stepup::MAX_OTP_FAILURES {
+        let r = submit_otp(&app, &b, &page, "000000").await;
+        assert_eq!(r.status(), 401);
+        page = r.text().await.unwrap();
+    }
+    // Locked: even the right code is refused until the window passes.
+    let r = submit_otp(&app, &b, &page, &app_code(&key, app.clock.now())).await;
+    assert_eq!(r.status(), 429);
+    assert!(r.text().await.unwrap().contains("name=\"otp\""));
+    // After the window, a new sign-in with a valid code goes through.
+    app.clock.advance(dinhdanh::flows::stepup::OTP_WINDOW + 1);
+    let page = password_then_second_factor(&app, &b, "mot-cua", "an.nguyen").await;
+    let r = finish(&app, &b, submit_otp(&app, &b, &page, &app_code(&key, app.clock.now())).await).await;
+    assert!(param(&redirect_params(&r), "code").is_some());
+    let events = svc.store.audit_events(0, 100).await.unwrap();
+    assert!(events.iter().any(|e| e.event.action == "signin.second_factor" && e.event.outcome == "throttled"));
+}
+
+#[tokio::test]
+async fn default_acr_values_apply_when_the_request_names_none() {
+    let app = TestApp::spawn().await;
+    app.confidential("portal").await;
+    app.client(serde_json::json!({
+        "client_id": "prefers-staff", "client_secret": SECRET, "redirect_uris": [REDIRECT],
+        "default_acr_values": [STAFF],
+    }))
+    .await;
+    app.user("an.nguyen").await;
+    let b = app.browser();
+    app.tokens(&b, "portal", "an.nguyen", &[]).await;
+    // The client's default (voluntary) staff is not met by the basic session: sign in again...
+    let page = app.follow(&b, &app.authorize_url("prefers-staff", &[])).await.text().await.unwrap();
+    assert!(page.contains("name=\"password\""));
+    // ...and without a second factor the result is reported truthfully as basic.
+    let t = app.tokens(&b, "prefers-staff", "an.nguyen", &[]).await;
+    assert_eq!(claims_of(&t)["acr"], BASIC);
+    // An explicit acr_values replaces the default: the basic session is reused.
+    let r = app.follow(&b, &app.authorize_url("prefers-staff", &[("acr_values", BASIC)])).await;
+    assert!(param(&redirect_params(&r), "code").is_some());
+}
