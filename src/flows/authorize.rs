@@ -27,6 +27,12 @@ pub enum Stage {
     },
     /// Show the consent page for the authenticated session.
     Consent,
+    /// The password was right; ask for the person's second factor (TOTP or a recovery
+    /// code) before a session starts.
+    SecondFactor {
+        /// Who passed the first factor.
+        person_id: String,
+    },
 }
 
 /// A login/consent interaction in progress, stored ephemerally under its id.
@@ -42,6 +48,16 @@ pub struct Interaction {
     pub stage: Stage,
     /// The session established (or chosen) so far.
     pub session: Option<BrowserSession>,
+}
+
+impl Interaction {
+    /// The strongest authentication context the request demands, the client minimum
+    /// included (`None`: anything). A sign-in method that can choose its strength (the
+    /// upstream e-ID broker) asks for this one; `after_authentication` then checks what
+    /// was achieved.
+    pub fn required_acr(&self) -> Option<&'static str> {
+        self.request.required_acr()
+    }
 }
 
 /// What the HTTP layer should do.
@@ -136,14 +152,22 @@ async fn continue_request(
     let hint_matches = |s: &BrowserSession| {
         hint_sub.as_ref().is_none_or(|sub| *sub == svc.subject_for(client, &PersonId(s.person_id.clone())))
     };
-    let essential = request.essential_acr();
+    let demand = request.acr_demand();
     let view =
         session.as_ref().map(|s| SessionView { auth_time: s.auth_time, acr: &s.acr, hint_matches: hint_matches(s) });
     let decision = decide_login(
-        AuthnRequirements { prompt: request.prompt, max_age: request.max_age, essential_acr: &essential },
+        AuthnRequirements { prompt: request.prompt, max_age: request.freshness_max_age(), acr: &demand },
         view,
         now,
     );
+    // A new authentication is needed: if no way of signing in here can reach what is
+    // demanded (essential or client minimum), say so now rather than after a login.
+    if decision != LoginDecision::UseSession && !demand.reachable(&super::stepup::reachable_acr(svc)) {
+        return Err(OAuthError::new(
+            ErrorCode::UnmetAuthenticationRequirements,
+            "the required authentication context cannot be reached here",
+        ));
+    }
     match decision {
         LoginDecision::Fail(e) => Err(e),
         LoginDecision::Login { offer_session } => {

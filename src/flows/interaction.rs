@@ -36,6 +36,15 @@ pub enum View {
         /// Client display name.
         client_name: String,
     },
+    /// The second-factor page (a TOTP code or a recovery code).
+    SecondFactor {
+        /// CSRF token for the form.
+        csrf: String,
+        /// Which error to show, if any.
+        error: Option<LoginError>,
+        /// Client display name.
+        client_name: String,
+    },
     /// The consent page.
     Consent {
         /// CSRF token for the form.
@@ -56,6 +65,8 @@ pub enum LoginError {
     InvalidCredentials,
     /// Too many failures for this username; try later.
     TooManyAttempts,
+    /// The second-factor code is wrong, already used, or expired.
+    InvalidCode,
 }
 
 /// What the HTTP layer should do next.
@@ -114,6 +125,8 @@ pub struct LoginForm {
     pub username: String,
     /// Password.
     pub password: String,
+    /// Second-factor code (TOTP or recovery code), on the second-factor page.
+    pub otp: String,
 }
 
 fn expired(locale: Locale) -> Step {
@@ -159,6 +172,7 @@ async fn view_of(svc: &Services, ix: &Interaction, error: Option<LoginError>) ->
                 client_name,
             }
         }
+        Stage::SecondFactor { .. } => View::SecondFactor { csrf: ix.csrf.clone(), error, client_name },
         Stage::Consent => {
             let person_name = match &ix.session {
                 Some(s) => person_name(svc, &s.person_id).await?,
@@ -205,10 +219,16 @@ pub async fn submit_login(
         Err(_) => return unavailable(Locale::Vi).into(),
     };
     let locale = ix.request.locale;
-    if !matches!(ix.stage, Stage::Login { .. }) || !constant_time_eq(form.csrf.as_bytes(), ix.csrf.as_bytes()) {
+    if !matches!(ix.stage, Stage::Login { .. } | Stage::SecondFactor { .. })
+        || !constant_time_eq(form.csrf.as_bytes(), ix.csrf.as_bytes())
+    {
         return Step::ErrorPage { status: 403, message: "csrf".into(), locale }.into();
     }
-    match login_step(svc, id, &mut ix, cookies, form, now).await {
+    let result = match ix.stage.clone() {
+        Stage::SecondFactor { person_id } => second_factor_step(svc, id, &mut ix, cookies, &form, person_id, now).await,
+        _ => login_step(svc, id, &mut ix, cookies, form, now).await,
+    };
+    match result {
         Ok(r) => r,
         Err(e) if e.code == ErrorCode::TemporarilyUnavailable => unavailable(locale).into(),
         Err(e) => {
@@ -275,6 +295,17 @@ async fn login_step(
                 let view = view_of(svc, ix, Some(LoginError::InvalidCredentials)).await?;
                 return Ok(Step::Show { view, status: 401, locale }.into());
             };
+            // Officials with a confirmed second factor give it before any session starts.
+            if super::stepup::has_second_factor(svc, &person.id).await? {
+                tracing::info!(outcome = "password_ok", person = %person.id.0, "sign-in: second factor needed");
+                ix.stage = Stage::SecondFactor { person_id: person.id.0.clone() };
+                ix.session = None;
+                svc.ephemeral
+                    .put(Namespace::Interaction, id, encode(&*ix)?, svc.config.interaction_ttl, None, now)
+                    .await
+                    .map_err(ephemeral_failed)?;
+                return Ok(Step::Next { id: id.to_owned() }.into());
+            }
             tracing::info!(outcome = "success", person = %person.id.0, "sign-in");
             metrics::counter!(crate::telemetry::LOGINS, "outcome" => "success").increment(1);
             let (session, cookie) =
@@ -285,6 +316,51 @@ async fn login_step(
     };
     let step = after_authentication(svc, id, ix, session, now).await?;
     Ok(StepResult { step, new_session })
+}
+
+/// The second-factor form: a TOTP code or a recovery code for the person who passed the
+/// password step. Success starts a session at `urn:vn:local:staff` with amr `pwd otp`.
+async fn second_factor_step(
+    svc: &Services,
+    id: &str,
+    ix: &mut Interaction,
+    cookies: BrowserCookies<'_>,
+    form: &LoginForm,
+    person_id: String,
+    now: i64,
+) -> Result<StepResult, OAuthError> {
+    use super::stepup::SecondFactorCheck;
+    let locale = ix.request.locale;
+    if form.action == "cancel" {
+        return Err(OAuthError::new(ErrorCode::AccessDenied, "the person cancelled the sign-in"));
+    }
+    let person = PersonId(person_id);
+    let active =
+        svc.store.find_person(&person).await.map_err(store_failed)?.is_some_and(|p| p.status == PersonStatus::Active);
+    if !active {
+        return Ok(Step::ErrorPage { status: 400, message: "interaction_expired".into(), locale }.into());
+    }
+    match super::stepup::check_second_factor(svc, &person, form.otp.trim(), "signin.second_factor", now).await? {
+        SecondFactorCheck::Throttled => {
+            metrics::counter!(crate::telemetry::LOGINS, "outcome" => "throttled").increment(1);
+            let view = view_of(svc, ix, Some(LoginError::TooManyAttempts)).await?;
+            Ok(Step::Show { view, status: 429, locale }.into())
+        }
+        SecondFactorCheck::Invalid => {
+            tracing::info!(outcome = "failure", "sign-in: second factor");
+            metrics::counter!(crate::telemetry::LOGINS, "outcome" => "failure").increment(1);
+            let view = view_of(svc, ix, Some(LoginError::InvalidCode)).await?;
+            Ok(Step::Show { view, status: 401, locale }.into())
+        }
+        SecondFactorCheck::Totp | SecondFactorCheck::RecoveryCode => {
+            tracing::info!(outcome = "success", person = %person.0, "sign-in with second factor");
+            metrics::counter!(crate::telemetry::LOGINS, "outcome" => "success").increment(1);
+            let amr = vec!["pwd".to_owned(), "otp".to_owned()];
+            let (session, cookie) = start_session(svc, cookies.session, &person, acr::LOCAL_STAFF, amr, now).await?;
+            let step = after_authentication(svc, id, ix, session, now).await?;
+            Ok(StepResult { step, new_session: Some(cookie) })
+        }
+    }
 }
 
 /// Starts a new browser session for `person` (a new cookie value at every sign-in, so
@@ -326,9 +402,9 @@ pub(crate) async fn after_authentication(
     session: BrowserSession,
     now: i64,
 ) -> Result<Step, OAuthError> {
-    let fresh =
-        session.auth_time == now || crate::protocol::prompt::is_fresh(session.auth_time, ix.request.max_age, now);
-    check_achieved(&session.acr, fresh, &ix.request.essential_acr())?;
+    let fresh = session.auth_time == now
+        || crate::protocol::prompt::is_fresh(session.auth_time, ix.request.freshness_max_age(), now);
+    check_achieved(&session.acr, fresh, &ix.request.acr_demand())?;
     let remembered = svc
         .store
         .find_consent(&PersonId(session.person_id.clone()), &ix.request.client_id)

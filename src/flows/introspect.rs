@@ -44,6 +44,9 @@ pub async fn introspect(
                     if let Some(t) = r.auth_time {
                         obj.insert("auth_time".into(), t.into());
                     }
+                    if !r.amr.is_empty() {
+                        obj.insert("amr".into(), r.amr.into());
+                    }
                 }
                 return Ok(m.as_object().cloned().unwrap_or_default());
             }
@@ -61,7 +64,7 @@ pub async fn introspect(
             let m = json!({
                 "active": true, "token_type": "refresh_token", "scope": f.scope.to_string(), "client_id": f.client_id,
                 "sub": sub, "iss": svc.config.issuer, "iat": f.created_at, "exp": f.expires_at,
-                "acr": f.acr, "auth_time": f.auth_time,
+                "acr": f.acr, "amr": f.amr, "auth_time": f.auth_time,
             });
             return Ok(m.as_object().cloned().unwrap_or_default());
         }

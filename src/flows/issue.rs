@@ -88,8 +88,8 @@ pub async fn issue_code(
     now: i64,
 ) -> Result<AuthorizationResponse, OAuthError> {
     let achieved = acr::canonical(&session.acr).unwrap_or(acr::LOCAL_BASIC);
-    let fresh = is_fresh(session.auth_time, req.max_age, now);
-    let reported = acr::report(achieved, fresh, &req.requested_acr());
+    let fresh = is_fresh(session.auth_time, req.freshness_max_age(), now);
+    let reported = req.acr_demand().report(achieved, fresh);
     let code = random_token();
     let grant_id = uuid::Uuid::now_v7().to_string();
     let record = CodeRecord {

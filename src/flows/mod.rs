@@ -15,6 +15,7 @@ use crate::protocol::client::{Client, SubjectType};
 use crate::protocol::{ErrorCode, OAuthError};
 use crate::store::{Store, StoreError};
 
+pub mod account;
 pub mod admin;
 pub mod admin_api;
 pub mod authorize;
@@ -25,6 +26,7 @@ pub mod keys;
 pub mod logout;
 pub mod registration;
 pub mod revoke;
+pub mod stepup;
 pub mod token;
 pub mod userinfo;
 

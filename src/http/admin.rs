@@ -447,6 +447,7 @@ pub fn openapi_document(issuer: &str) -> Value {
                     "backchannel_logout_uri": {"type": "string", "format": "uri"}, "backchannel_logout_session_required": {"type": "boolean"},
                     "frontchannel_logout_uri": {"type": "string", "format": "uri"}, "frontchannel_logout_session_required": {"type": "boolean"},
                     "default_max_age": {"type": "integer"}, "default_acr_values": {"type": "array", "items": {"type": "string"}},
+                    "minimum_acr": {"type": "string"},
                     "require_auth_time": {"type": "boolean"}, "access_token_strategy": {"enum": ["jwt", "opaque"]},
                     "refresh_token_absolute_lifetime": {"type": "integer"}, "refresh_token_idle_lifetime": {"type": "integer"}}},
                 "Client": {"allOf": [schema("ClientMetadata"), {"type": "object", "properties": {

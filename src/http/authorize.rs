@@ -147,6 +147,7 @@ pub(super) async fn interaction_login(
         action: field("action"),
         username: field("username"),
         password: field("password"),
+        otp: field("otp"),
     };
     let cookies = BrowserCookies { session: state.cookies().get(&headers, Cookie::Session), browser: &browser };
     let result = interaction::submit_login(&state.services, &id, cookies, form, state.now()).await;

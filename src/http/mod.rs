@@ -17,6 +17,7 @@ use crate::clock::Clock;
 use crate::flows::Services;
 use crate::protocol::discovery::paths;
 
+mod account;
 mod admin;
 mod authorize;
 pub mod cookies;
@@ -206,6 +207,8 @@ pub fn router(state: AppState) -> Router {
         .route("/interaction/{id}", get(authorize::interaction_show))
         .route("/interaction/{id}/login", post(authorize::interaction_login))
         .route("/interaction/{id}/consent", post(authorize::interaction_consent))
+        .route("/account/login", get(account::login_get).post(account::login_post))
+        .route("/account/security", get(account::security_get).post(account::security_post))
         .route("/healthz", get(discovery::healthz))
         .route("/readyz", get(discovery::readyz))
         .route("/metrics", get(metrics::render))

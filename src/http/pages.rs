@@ -209,7 +209,7 @@ struct FormPostPage<'a> {
 }
 
 /// An HTML response that must never be cached.
-fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+pub(crate) fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {
         Ok(body) => {
             let mut r = (status, body).into_response();
@@ -225,7 +225,7 @@ fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     }
 }
 
-fn status(code: u16) -> StatusCode {
+pub(crate) fn status(code: u16) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST)
 }
 
@@ -242,10 +242,14 @@ pub fn interaction(id: &str, view: &View, code: u16, locale: Locale) -> Response
             error: error.map(|e| match e {
                 LoginError::InvalidCredentials => t.invalid_credentials,
                 LoginError::TooManyAttempts => t.too_many_attempts,
+                LoginError::InvalidCode => super::account::stepup_texts(locale).invalid_code,
             }),
             client_name,
         }
         .render(),
+        View::SecondFactor { csrf, error, client_name } => {
+            super::account::second_factor_page(id, csrf, *error, client_name, locale)
+        }
         View::Consent { csrf, client_name, scopes, person_name } => ConsentPage {
             t,
             action: format!("/interaction/{id}/consent"),

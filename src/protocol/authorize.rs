@@ -126,6 +126,10 @@ pub struct AuthorizeRequest {
     pub acr_values: Vec<String>,
     /// Essential acr values (from `claims`); empty when none is essential.
     pub essential_acr: Vec<String>,
+    /// The client's minimum acr at the time of the request, enforced whatever the
+    /// request says.
+    #[serde(default)]
+    pub minimum_acr: Option<String>,
 }
 
 impl AuthorizeRequest {
@@ -137,6 +141,33 @@ impl AuthorizeRequest {
     /// Requested acr values (essential first, then voluntary) as static strings.
     pub fn requested_acr(&self) -> Vec<&'static str> {
         self.essential_acr.iter().chain(self.acr_values.iter()).filter_map(|v| acr::canonical(v)).collect()
+    }
+
+    /// Everything demanded of the authentication context: essential and voluntary
+    /// values and the client minimum.
+    pub fn acr_demand(&self) -> acr::Demand {
+        acr::Demand {
+            essential: self.essential_acr(),
+            voluntary: self.acr_values.iter().filter_map(|v| acr::canonical(v)).collect(),
+            minimum: self.minimum_acr.as_deref().and_then(acr::canonical),
+        }
+    }
+
+    /// The strongest authentication context this request demands, the client minimum
+    /// included: what a sign-in method (the upstream e-ID broker) must ask for. `None`
+    /// when nothing is demanded.
+    pub fn required_acr(&self) -> Option<&'static str> {
+        self.acr_demand().required()
+    }
+
+    /// The `max_age` that decides freshness: the request's (or the client's default);
+    /// when `urn:vn:eid:loa:2:fresh` is demanded, at most [`acr::FRESH_MAX_AGE`].
+    pub fn freshness_max_age(&self) -> Option<i64> {
+        if self.acr_demand().wants_fresh() {
+            Some(self.max_age.map_or(acr::FRESH_MAX_AGE, |m| m.min(acr::FRESH_MAX_AGE)))
+        } else {
+            self.max_age
+        }
     }
 }
 
@@ -200,8 +231,13 @@ pub fn parse_request(
     };
     let prompt = Prompt::parse(params.get("prompt")?)?;
     let claims = ClaimsRequest::parse(params.get("claims")?)?;
-    let acr_values: Vec<String> =
-        params.get("acr_values")?.unwrap_or("").split(' ').filter_map(acr::canonical).map(str::to_owned).collect();
+    let raw_acr_values = params.get("acr_values")?;
+    let mut acr_values: Vec<String> =
+        raw_acr_values.unwrap_or("").split(' ').filter_map(acr::canonical).map(str::to_owned).collect();
+    // OIDC Registration §2: default_acr_values apply when the request asks for none.
+    if raw_acr_values.is_none() && !claims.id_token.contains_key("acr") {
+        acr_values = client.default_acr_values.clone();
+    }
     let mut essential_acr = Vec::new();
     if let Some(req) = claims.id_token.get("acr")
         && req.essential
@@ -231,6 +267,7 @@ pub fn parse_request(
         claims,
         acr_values,
         essential_acr,
+        minimum_acr: client.minimum_acr.clone(),
     })
 }
 
@@ -341,5 +378,38 @@ mod tests {
         assert_eq!(r.locale, Locale::En);
         assert_eq!(r.target.state.as_deref(), Some("s1"));
         assert_eq!(Locale::from_ui_locales(None), Locale::Vi);
+    }
+
+    #[test]
+    fn client_acr_policy_reaches_the_request() {
+        let mut c = client(false);
+        c.minimum_acr = Some(acr::LOCAL_STAFF.into());
+        c.default_acr_values = vec![acr::LOCAL_BASIC.into()];
+        let parse = |extra: &[(&str, &str)]| {
+            let mut pairs = base();
+            pairs.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+            let params = Params::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())));
+            let target = check_target(&params, &c).unwrap();
+            parse_request(&params, &c, target, Policy { require_pkce: true }).unwrap()
+        };
+        // No acr_values: the client's defaults, and the minimum always.
+        let r = parse(&[]);
+        assert_eq!(r.acr_values, vec![acr::LOCAL_BASIC.to_owned()]);
+        assert_eq!(r.minimum_acr.as_deref(), Some(acr::LOCAL_STAFF));
+        assert_eq!(r.required_acr(), Some(acr::LOCAL_STAFF), "the minimum counts in the required level");
+        // acr_values given: no defaults; the minimum stays.
+        let r = parse(&[("acr_values", "LoA2")]);
+        assert_eq!(r.acr_values, vec![acr::EID_LOA2.to_owned()]);
+        assert_eq!(r.required_acr(), Some(acr::EID_LOA2));
+        assert_eq!(r.acr_demand().minimum, Some(acr::LOCAL_STAFF));
+        // An essential acr claim replaces the defaults too.
+        let r = parse(&[("claims", r#"{"id_token":{"acr":{"essential":true,"values":["urn:vn:eid:loa:2:fresh"]}}}"#)]);
+        assert!(r.acr_values.is_empty());
+        assert_eq!(r.required_acr(), Some(acr::EID_LOA2_FRESH));
+        assert_eq!(r.freshness_max_age(), Some(acr::FRESH_MAX_AGE), "loa2:fresh forces a fresh authentication");
+        let r = parse(&[("acr_values", "urn:vn:eid:loa:2:fresh"), ("max_age", "60")]);
+        assert_eq!(r.freshness_max_age(), Some(60));
+        assert_eq!(parse(&[("max_age", "0")]).freshness_max_age(), Some(0));
+        assert_eq!(parse(&[]).freshness_max_age(), None);
     }
 }

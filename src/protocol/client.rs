@@ -150,6 +150,10 @@ pub struct Client {
     /// Authentication contexts requested when the client sends none.
     #[serde(default)]
     pub default_acr_values: Vec<String>,
+    /// Extension: the weakest authentication context this client accepts, enforced
+    /// server-side even when the request omits `acr_values`.
+    #[serde(default)]
+    pub minimum_acr: Option<String>,
 }
 
 /// The grant types this server implements.
@@ -244,6 +248,9 @@ impl Client {
             if !self.default_acr_values.is_empty() {
                 obj.insert("default_acr_values".into(), self.default_acr_values.clone().into());
             }
+            if let Some(m) = &self.minimum_acr {
+                obj.insert("minimum_acr".into(), m.clone().into());
+            }
             if self.uses_secret() {
                 obj.insert("client_secret_expires_at".into(), 0.into());
             }
@@ -310,6 +317,8 @@ pub struct ClientMetadata {
     pub frontchannel_logout_session_required: Option<bool>,
     /// Default acr values.
     pub default_acr_values: Option<Vec<String>>,
+    /// Extension: the client's minimum acr (one of `acr_values_supported`).
+    pub minimum_acr: Option<String>,
 }
 
 /// RFC 7591 §3.2.2 registration errors.
@@ -508,6 +517,13 @@ impl ClientMetadata {
                 None => return Err(meta(format!("default_acr_values: `{v}` is not offered"))),
             }
         }
+        let minimum_acr = match self.minimum_acr.as_deref() {
+            None => None,
+            Some(v) => match super::acr::canonical(v) {
+                Some(c) => Some(c.to_owned()),
+                None => return Err(meta(format!("minimum_acr: `{v}` is not offered"))),
+            },
+        };
         for (name, v) in [
             ("refresh_token_absolute_lifetime", self.refresh_token_absolute_lifetime),
             ("refresh_token_idle_lifetime", self.refresh_token_idle_lifetime),
@@ -579,6 +595,7 @@ impl ClientMetadata {
             frontchannel_logout_uri,
             frontchannel_logout_session_required: self.frontchannel_logout_session_required.unwrap_or(false),
             default_acr_values,
+            minimum_acr,
         })
     }
 }
@@ -683,5 +700,27 @@ mod tests {
         assert!(rt.scope.contains("offline_access"));
         assert!(check_client_id("bad id").is_err());
         assert!(check_client_id("portal-tinh_01").is_ok());
+    }
+
+    #[test]
+    fn minimum_acr_is_validated_and_echoed() {
+        let base = serde_json::json!({"redirect_uris": ["https://rp.example.vn/cb"]});
+        let with = |extra: serde_json::Value| {
+            let mut v = base.clone();
+            v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            md(v).validate("rp".into(), 1)
+        };
+        let c = with(serde_json::json!({"minimum_acr": "urn:vn:local:staff"})).unwrap();
+        assert_eq!(c.minimum_acr.as_deref(), Some("urn:vn:local:staff"));
+        assert_eq!(c.registration_response()["minimum_acr"], "urn:vn:local:staff");
+        assert_eq!(
+            with(serde_json::json!({"minimum_acr": "LoA2"})).unwrap().minimum_acr.as_deref(),
+            Some("urn:vn:eid:loa:2")
+        );
+        let e = with(serde_json::json!({"minimum_acr": "gold"})).unwrap_err();
+        assert_eq!(e.code(), "invalid_client_metadata");
+        assert!(e.to_string().contains("minimum_acr"));
+        assert_eq!(with(serde_json::json!({})).unwrap().minimum_acr, None);
+        assert!(with(serde_json::json!({})).unwrap().registration_response().get("minimum_acr").is_none());
     }
 }

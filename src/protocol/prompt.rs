@@ -58,10 +58,11 @@ pub struct SessionView<'a> {
 pub struct AuthnRequirements<'a> {
     /// The request's prompt.
     pub prompt: Prompt,
-    /// The request's (or client's default) `max_age`.
+    /// The request's (or client's default) `max_age`; for `urn:vn:eid:loa:2:fresh` at
+    /// most [`acr::FRESH_MAX_AGE`] (see `AuthorizeRequest::freshness_max_age`).
     pub max_age: Option<i64>,
-    /// Acceptable contexts when `acr` is essential (empty: anything).
-    pub essential_acr: &'a [&'static str],
+    /// What the request and the client's policy demand of the authentication context.
+    pub acr: &'a acr::Demand,
 }
 
 /// The outcome of the authentication step.
@@ -81,10 +82,6 @@ pub enum LoginDecision {
 /// Whether the authentication at `auth_time` is recent enough for `max_age`.
 pub fn is_fresh(auth_time: UnixTime, max_age: Option<i64>, now: UnixTime) -> bool {
     max_age.is_none_or(|m| now.saturating_sub(auth_time) <= m)
-}
-
-fn acr_ok(achieved: &str, fresh: bool, essential: &[&str]) -> bool {
-    essential.is_empty() || essential.iter().any(|r| acr::satisfies(achieved, fresh, r))
 }
 
 /// Decides whether the session can be used.
@@ -107,8 +104,9 @@ pub fn decide_login(req: AuthnRequirements<'_>, session: Option<SessionView<'_>>
     if !fresh {
         return need(false);
     }
-    // Never upgrade a session's context without a new authentication.
-    if !acr_ok(s.acr, fresh, req.essential_acr) {
+    // Never upgrade a session's context without a new authentication: a session below
+    // what is demanded (minimum, essential or voluntary) is not reused.
+    if !req.acr.session_ok(s.acr, fresh) {
         return need(false);
     }
     if req.prompt.select_account {
@@ -117,10 +115,11 @@ pub fn decide_login(req: AuthnRequirements<'_>, session: Option<SessionView<'_>>
     LoginDecision::UseSession
 }
 
-/// After an authentication: an essential context that was not achieved is an error, never
-/// a silent downgrade.
-pub fn check_achieved(achieved: &str, fresh: bool, essential: &[&str]) -> Result<(), OAuthError> {
-    if acr_ok(achieved, fresh, essential) {
+/// After an authentication: an essential context or the client minimum that was not
+/// achieved is an error, never a silent downgrade. Voluntary values that were not reached
+/// are not an error: the achieved context is reported as it is.
+pub fn check_achieved(achieved: &str, fresh: bool, demand: &acr::Demand) -> Result<(), OAuthError> {
+    if demand.hard_ok(achieved, fresh) {
         Ok(())
     } else {
         Err(OAuthError::new(
@@ -153,7 +152,8 @@ mod tests {
         essential: &[&'static str],
         session: Option<(i64, &str, bool)>,
     ) -> LoginDecision {
-        let req = AuthnRequirements { prompt: p(prompt), max_age, essential_acr: essential };
+        let demand = acr::Demand { essential: essential.to_vec(), ..Default::default() };
+        let req = AuthnRequirements { prompt: p(prompt), max_age, acr: &demand };
         let s = session.map(|(age, acr, hint_matches)| SessionView { auth_time: NOW - age, acr, hint_matches });
         decide_login(req, s, NOW)
     }
@@ -199,15 +199,60 @@ mod tests {
 
     #[test]
     fn achieved_context_and_consent() {
-        assert!(check_achieved(acr::LOCAL_BASIC, true, &[]).is_ok());
+        let essential = |v: &[&'static str]| acr::Demand { essential: v.to_vec(), ..Default::default() };
+        assert!(check_achieved(acr::LOCAL_BASIC, true, &acr::Demand::default()).is_ok());
         assert_eq!(
-            check_achieved(acr::LOCAL_BASIC, true, &[acr::EID_LOA2]).unwrap_err().code,
+            check_achieved(acr::LOCAL_BASIC, true, &essential(&[acr::EID_LOA2])).unwrap_err().code,
             ErrorCode::UnmetAuthenticationRequirements
         );
+        let minimum = acr::Demand { minimum: Some(acr::LOCAL_STAFF), ..Default::default() };
+        assert_eq!(
+            check_achieved(acr::LOCAL_BASIC, true, &minimum).unwrap_err().code,
+            ErrorCode::UnmetAuthenticationRequirements,
+            "the client minimum is hard"
+        );
+        assert!(check_achieved(acr::LOCAL_STAFF, true, &minimum).is_ok());
+        let voluntary = acr::Demand { voluntary: vec![acr::LOCAL_STAFF], ..Default::default() };
+        assert!(check_achieved(acr::LOCAL_BASIC, true, &voluntary).is_ok(), "voluntary: proceed and report truthfully");
         let req = Scopes::parse("openid email");
         assert!(consent_needed(Prompt::default(), None, &req));
         assert!(!consent_needed(Prompt::default(), Some(&Scopes::parse("openid email profile")), &req));
         assert!(consent_needed(Prompt::default(), Some(&Scopes::parse("openid")), &req));
         assert!(consent_needed(p("consent"), Some(&Scopes::parse("openid email")), &req));
+    }
+
+    /// The table of the brief: which session is reused for which demand, with and
+    /// without `prompt=none`.
+    #[test]
+    fn demand_decisions() {
+        use acr::{Demand, LOCAL_BASIC, LOCAL_STAFF};
+        let min_staff = Demand { minimum: Some(LOCAL_STAFF), ..Default::default() };
+        let ess_staff = Demand { essential: vec![LOCAL_STAFF], ..Default::default() };
+        let vol_staff = Demand { voluntary: vec![LOCAL_STAFF], ..Default::default() };
+        let none = Demand::default();
+        // (demand, prompt, session acr, expected: None = UseSession, Some(None) = Login, Some(Some(code)) = Fail)
+        let cases: Vec<(&Demand, &str, &str, Option<Option<ErrorCode>>)> = vec![
+            (&none, "", LOCAL_BASIC, None),
+            (&min_staff, "", LOCAL_BASIC, Some(None)),
+            (&min_staff, "none", LOCAL_BASIC, Some(Some(ErrorCode::LoginRequired))),
+            (&min_staff, "", LOCAL_STAFF, None),
+            (&min_staff, "none", LOCAL_STAFF, None),
+            (&ess_staff, "", LOCAL_BASIC, Some(None)),
+            (&ess_staff, "none", LOCAL_BASIC, Some(Some(ErrorCode::LoginRequired))),
+            (&vol_staff, "", LOCAL_BASIC, Some(None)),
+            (&vol_staff, "none", LOCAL_BASIC, Some(Some(ErrorCode::LoginRequired))),
+            (&vol_staff, "", LOCAL_STAFF, None),
+        ];
+        for (demand, prompt, session_acr, expected) in cases {
+            let req = AuthnRequirements { prompt: p(prompt), max_age: None, acr: demand };
+            let got =
+                decide_login(req, Some(SessionView { auth_time: NOW - 5, acr: session_acr, hint_matches: true }), NOW);
+            let got = match got {
+                UseSession => None,
+                Login { .. } => Some(None),
+                Fail(e) => Some(Some(e.code)),
+            };
+            assert_eq!(got, expected, "{demand:?} prompt={prompt} session={session_acr}");
+        }
     }
 }

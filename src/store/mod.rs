@@ -14,9 +14,11 @@ use crate::protocol::scope::Scopes;
 pub mod contract;
 mod keys;
 pub mod postgres;
+mod second_factor;
 pub mod sqlite;
 
 pub use keys::{KeyState, KeyStore, Retirement, StoredSigningKey};
+pub use second_factor::{SecondFactorStore, TotpCredential};
 
 /// Errors a store reports.
 #[derive(Debug, thiserror::Error)]
@@ -328,10 +330,27 @@ pub trait AuditStore: Send + Sync {
 
 /// The whole durable port.
 pub trait Store:
-    ClientStore + PersonStore + ConsentStore + GrantStore + LogoutStore + KeyStore + AuditStore + InstanceStore
+    ClientStore
+    + PersonStore
+    + ConsentStore
+    + GrantStore
+    + LogoutStore
+    + KeyStore
+    + AuditStore
+    + InstanceStore
+    + SecondFactorStore
 {
 }
-impl<T: ClientStore + PersonStore + ConsentStore + GrantStore + LogoutStore + KeyStore + AuditStore + InstanceStore>
-    Store for T
+impl<
+    T: ClientStore
+        + PersonStore
+        + ConsentStore
+        + GrantStore
+        + LogoutStore
+        + KeyStore
+        + AuditStore
+        + InstanceStore
+        + SecondFactorStore,
+> Store for T
 {
 }

@@ -26,6 +26,7 @@ const MAX_CONNECTIONS: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 mod keys;
+mod second_factor;
 
 /// The migrations, in order. Append only: never edit a released file. Each one has a
 /// namesake in `migrations/sqlite/`.
@@ -78,6 +79,13 @@ fn migrator() -> Migrator {
             "person profile".into(),
             MigrationType::Simple,
             include_str!("../../migrations/postgres/0007_person_profile.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            11,
+            "second factor".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0011_second_factor.sql").into_sql_str(),
             false,
         ),
     ])
@@ -144,6 +152,8 @@ fn evidence_text(a: &Assurance) -> Option<String> {
     a.evidence.as_ref().and_then(|e| serde_json::to_string(e).ok())
 }
 
+// The struct update keeps fields added to `Person` later defaulted until read here.
+#[allow(clippy::needless_update)]
 fn person_from_row(r: &PgRow) -> Result<Person, sqlx::Error> {
     let pin: Option<String> = r.try_get("personal_number")?;
     Ok(Person {
@@ -984,6 +994,14 @@ mod tests {
     async fn concurrent_initial_token_uses_on_postgres() {
         with_fresh_db("concurrent_initial_token_uses_on_postgres", |s| async move {
             crate::store::contract::concurrent_initial_token_uses(std::sync::Arc::new(s)).await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_second_factor_on_postgres() {
+        with_fresh_db("concurrent_second_factor_on_postgres", |s| async move {
+            crate::store::contract::second_factor::concurrent_second_factor(std::sync::Arc::new(s)).await;
         })
         .await;
     }

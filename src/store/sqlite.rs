@@ -19,6 +19,7 @@ use crate::protocol::client::Client;
 use crate::protocol::scope::Scopes;
 
 mod keys;
+mod second_factor;
 
 /// The migrations, in order. Append only: never edit a released file.
 fn migrator() -> Migrator {
@@ -70,6 +71,13 @@ fn migrator() -> Migrator {
             "person profile".into(),
             MigrationType::Simple,
             include_str!("../../migrations/sqlite/0007_person_profile.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            11,
+            "second factor".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0011_second_factor.sql").into_sql_str(),
             false,
         ),
     ])
@@ -824,6 +832,12 @@ mod tests {
     async fn concurrent_signing_keys_on_sqlite() {
         let (_dir, s) = fresh().await;
         super::super::contract::keys::concurrent_signing_keys(std::sync::Arc::new(s)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_second_factor_on_sqlite() {
+        let (_dir, s) = fresh().await;
+        super::super::contract::second_factor::concurrent_second_factor(std::sync::Arc::new(s)).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -74,6 +74,7 @@ pub async fn redeem(svc: &Services, client: &Client, params: &Params, now: i64) 
         exp: now + svc.config.access_token_ttl,
         acr: Some(record.acr.clone()),
         auth_time: Some(record.auth_time),
+        amr: record.amr.clone(),
         claims: record.claims.clone(),
     };
     let access_token = mint::access_token(svc, client, &at_record, now).await?;

@@ -41,6 +41,7 @@ pub async fn issue(svc: &Services, client: &Client, params: &Params, now: i64) -
         exp: now + svc.config.access_token_ttl,
         acr: None,
         auth_time: None,
+        amr: Vec::new(),
         claims: Default::default(),
     };
     let token = mint::access_token(svc, client, &record, now).await?;

@@ -41,6 +41,9 @@ pub struct AccessTokenRecord {
     pub acr: Option<String>,
     /// Authentication time, for person tokens.
     pub auth_time: Option<i64>,
+    /// Authentication methods (RFC 8176), for person tokens.
+    #[serde(default)]
+    pub amr: Vec<String>,
     /// Requested userinfo claims.
     pub claims: ClaimsRequest,
 }
@@ -75,6 +78,9 @@ pub async fn access_token(
                 }
                 if let Some(t) = record.auth_time {
                     obj.insert("auth_time".into(), t.into());
+                }
+                if !record.amr.is_empty() {
+                    obj.insert("amr".into(), record.amr.clone().into());
                 }
             }
             // ES256 for every access token: resource servers verify offline against the JWKS.

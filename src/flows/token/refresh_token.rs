@@ -34,6 +34,13 @@ pub async fn refresh(svc: &Services, client: &Client, params: &Params, now: i64)
     if current.client_id != client.client_id {
         return Err(invalid_grant("the refresh token was issued to another client"));
     }
+    // The client's minimum acr holds at refresh too: a family issued below it (before
+    // the minimum was raised) is refused, and the person signs in again.
+    if let Some(min) = client.minimum_acr.as_deref()
+        && !crate::protocol::acr::satisfies(&current.acr, true, min)
+    {
+        return Err(invalid_grant("the client requires a stronger authentication; sign in again"));
+    }
     let scope = match params.get("scope")? {
         None => current.scope.clone(),
         Some(raw) => {
@@ -78,6 +85,7 @@ pub async fn refresh(svc: &Services, client: &Client, params: &Params, now: i64)
         exp: now + svc.config.access_token_ttl,
         acr: Some(family.acr.clone()),
         auth_time: Some(family.auth_time),
+        amr: family.amr.clone(),
         claims: family.claims.clone(),
     };
     let access_token = mint::access_token(svc, client, &at_record, now).await?;
