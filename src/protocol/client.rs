@@ -150,6 +150,16 @@ pub struct Client {
     /// Authentication contexts requested when the client sends none.
     #[serde(default)]
     pub default_acr_values: Vec<String>,
+    /// Claims this client may ever receive (`claim_policy`); absent: what its scope
+    /// releases, without `verified_claims`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_claims: Option<Vec<String>>,
+    /// Why the client processes personal data, shown on consent receipts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// The client's privacy policy (https).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
 }
 
 /// The grant types this server implements.
@@ -244,6 +254,14 @@ impl Client {
             if !self.default_acr_values.is_empty() {
                 obj.insert("default_acr_values".into(), self.default_acr_values.clone().into());
             }
+            if let Some(a) = &self.allowed_claims {
+                obj.insert("allowed_claims".into(), a.clone().into());
+            }
+            for (k, v) in [("purpose", &self.purpose), ("policy_uri", &self.policy_uri)] {
+                if let Some(v) = v {
+                    obj.insert(k.into(), v.clone().into());
+                }
+            }
             if self.uses_secret() {
                 obj.insert("client_secret_expires_at".into(), 0.into());
             }
@@ -310,6 +328,12 @@ pub struct ClientMetadata {
     pub frontchannel_logout_session_required: Option<bool>,
     /// Default acr values.
     pub default_acr_values: Option<Vec<String>>,
+    /// Claims the client may ever receive (`verified_claims` must be listed for those).
+    pub allowed_claims: Option<Vec<String>>,
+    /// Why the client processes personal data (3-300 characters).
+    pub purpose: Option<String>,
+    /// Privacy policy URL.
+    pub policy_uri: Option<String>,
 }
 
 /// RFC 7591 §3.2.2 registration errors.
@@ -551,6 +575,19 @@ impl ClientMetadata {
         {
             return Err(meta("client_name must be 1-200 characters"));
         }
+        let allowed_claims = match &self.allowed_claims {
+            None => None,
+            Some(list) => Some(super::claim_policy::check_allowed_claims(list)?),
+        };
+        if let Some(p) = &self.purpose
+            && !(3..=300).contains(&p.chars().count())
+        {
+            return Err(meta("purpose must be 3-300 characters"));
+        }
+        let policy_uri = match &self.policy_uri {
+            None => None,
+            Some(u) => Some(https_url("policy_uri", u)?.to_string()),
+        };
         Ok(Client {
             client_id,
             client_name: self.client_name.clone(),
@@ -579,6 +616,9 @@ impl ClientMetadata {
             frontchannel_logout_uri,
             frontchannel_logout_session_required: self.frontchannel_logout_session_required.unwrap_or(false),
             default_acr_values,
+            allowed_claims,
+            purpose: self.purpose.clone(),
+            policy_uri,
         })
     }
 }
@@ -682,6 +722,23 @@ mod tests {
             .unwrap();
         assert!(rt.scope.contains("offline_access"));
         assert!(check_client_id("bad id").is_err());
+        for bad in [
+            serde_json::json!({"redirect_uris": ["https://a.vn/cb"], "allowed_claims": ["name", "DanToc"]}),
+            serde_json::json!({"redirect_uris": ["https://a.vn/cb"], "allowed_claims": ["a b"]}),
+            serde_json::json!({"redirect_uris": ["https://a.vn/cb"], "purpose": "x"}),
+            serde_json::json!({"redirect_uris": ["https://a.vn/cb"], "policy_uri": "ftp://a.vn/p"}),
+        ] {
+            assert_eq!(md(bad.clone()).validate("x".into(), 1).unwrap_err().code(), "invalid_client_metadata", "{bad}");
+        }
+        let c =
+            md(serde_json::json!({"redirect_uris": ["https://a.vn/cb"], "allowed_claims": ["name", "verified_claims"],
+            "purpose": "Cấp phiếu lý lịch tư pháp", "policy_uri": "https://a.vn/privacy"}))
+            .validate("x".into(), 1)
+            .unwrap();
+        let echo = c.registration_response();
+        assert_eq!(echo["allowed_claims"], serde_json::json!(["name", "verified_claims"]));
+        assert_eq!(echo["purpose"], "Cấp phiếu lý lịch tư pháp");
+        assert_eq!(echo["policy_uri"], "https://a.vn/privacy");
         assert!(check_client_id("portal-tinh_01").is_ok());
     }
 }
