@@ -14,9 +14,11 @@ use crate::protocol::scope::Scopes;
 pub mod contract;
 mod keys;
 pub mod postgres;
+mod receipts;
 pub mod sqlite;
 
 pub use keys::{KeyState, KeyStore, Retirement, StoredSigningKey};
+pub use receipts::{ConsentReceipt, ReceiptStore, Withdrawal};
 
 /// Errors a store reports.
 #[derive(Debug, thiserror::Error)]
@@ -328,10 +330,27 @@ pub trait AuditStore: Send + Sync {
 
 /// The whole durable port.
 pub trait Store:
-    ClientStore + PersonStore + ConsentStore + GrantStore + LogoutStore + KeyStore + AuditStore + InstanceStore
+    ClientStore
+    + PersonStore
+    + ConsentStore
+    + GrantStore
+    + LogoutStore
+    + KeyStore
+    + AuditStore
+    + InstanceStore
+    + ReceiptStore
 {
 }
-impl<T: ClientStore + PersonStore + ConsentStore + GrantStore + LogoutStore + KeyStore + AuditStore + InstanceStore>
-    Store for T
+impl<
+    T: ClientStore
+        + PersonStore
+        + ConsentStore
+        + GrantStore
+        + LogoutStore
+        + KeyStore
+        + AuditStore
+        + InstanceStore
+        + ReceiptStore,
+> Store for T
 {
 }
