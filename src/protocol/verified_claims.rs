@@ -505,7 +505,8 @@ mod tests {
         let base = r#"{"verification":{"trust_framework":null},"claims":{"name":null,"birthdate":null,"personal_number":null,"email":null}}"#;
         let l2_record = person(AssuranceLevel::Level2, Some(record()));
         // (case, person, request, recipient, expected claim names or None)
-        let cases: Vec<(&str, Person, &str, Recipient<'_>, Option<Vec<&str>>)> = vec![
+        type Case<'a> = (&'a str, Person, &'a str, Recipient<'a>, Option<Vec<&'a str>>);
+        let cases: Vec<Case<'_>> = vec![
             ("unverified", person(AssuranceLevel::None, Some(record())), base, entitled, None),
             ("no evidence", person(AssuranceLevel::Level1, None), base, entitled, None),
             ("entitled", l2_record.clone(), base, entitled, Some(vec!["birthdate", "name", "personal_number"])),
