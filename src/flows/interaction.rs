@@ -449,10 +449,8 @@ pub async fn submit_consent(svc: &Services, id: &str, browser: &str, csrf: &str,
         );
     }
     let result = async {
-        svc.store
-            .record_consent(&PersonId(session.person_id.clone()), &ix.request.client_id, &ix.request.scope, now)
-            .await
-            .map_err(store_failed)?;
+        // The consent is remembered together with its receipt (one transaction).
+        super::consents::record_with_receipt(svc, &ix.request, &session, now).await?;
         issue_code(svc, &ix.request, &session, now).await
     }
     .await;

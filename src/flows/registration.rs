@@ -22,6 +22,9 @@ use crate::protocol::discovery::paths::REGISTER as REGISTER_PATH;
 use crate::protocol::scope::Scopes;
 use crate::store::{ClientStatus, NewClient, StoreError};
 
+/// The scope of the personal number, which registration never grants.
+const PIN_SCOPE: &str = "vn_pin";
+
 /// What registrations made with one initial access token may ask for. Every field has a
 /// default, so `{}` is a valid policy: the code and refresh grants, the OpenID scopes
 /// without `vn_pin`, every authentication method, redirect URIs on any host.
@@ -160,6 +163,9 @@ impl RegistrationPolicy {
         }
         if let Some(s) = self.scope.iter().find(|s| s.starts_with("admin:")) {
             return Err(format!("policy: `{s}` is an administrative scope; register such clients as an administrator"));
+        }
+        if self.scope.contains(PIN_SCOPE) {
+            return Err(format!("policy: `{PIN_SCOPE}` is granted only by an administrator (CLI or admin API)"));
         }
         if let Some(hosts) = &self.redirect_uri_hosts {
             self.redirect_uri_hosts = Some(hosts.iter().map(|h| check_host_pattern(h)).collect::<Result<_, _>>()?);
@@ -354,6 +360,13 @@ async fn validated(
     issued_at: i64,
 ) -> Result<Client, MetadataError> {
     let mut client = md.validate(client_id, issued_at)?;
+    // The personal number goes only to clients an administrator entitled (DOMAIN §7.2):
+    // whatever the initial access token's policy says, never through registration.
+    if client.scope.contains(PIN_SCOPE) {
+        return Err(MetadataError::InvalidClientMetadata(format!(
+            "scope `{PIN_SCOPE}` is granted only by an administrator, not through dynamic registration"
+        )));
+    }
     if md.scope.is_none() {
         policy.narrow_default_scope(&mut client);
     }
@@ -607,6 +620,7 @@ mod tests {
             serde_json::json!({"grant_types": ["implicit"]}),
             serde_json::json!({"token_endpoint_auth_methods": ["tls_client_auth"]}),
             serde_json::json!({"scope": "openid admin:clients"}),
+            serde_json::json!({"scope": "openid vn_pin"}),
             serde_json::json!({"redirect_uri_hosts": ["*.vn"]}),
             serde_json::json!({"redirect_uri_hosts": "tinh.gov.vn"}),
         ] {

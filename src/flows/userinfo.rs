@@ -6,8 +6,8 @@ use serde_json::{Map, Value};
 use super::token::mint::find_access_token;
 use super::{Services, store_failed};
 use crate::identity::{PersonId, PersonStatus};
-use crate::protocol::claims;
 use crate::protocol::{ErrorCode, OAuthError};
+use crate::protocol::{claim_policy, claims};
 
 fn invalid_token(msg: &str) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidToken, msg)
@@ -32,6 +32,7 @@ pub async fn userinfo(svc: &Services, access_token: &str, now: i64) -> Result<Ma
     let Some(client) = client else { return Err(invalid_token("the client is no longer registered")) };
     let mut out =
         claims::release_userinfo(&record.scope, &client.client.scope, &record.claims, &claims::person_claims(&person));
+    claim_policy::apply(&client.client, &person, &record.claims.userinfo_verified, &mut out, now);
     out.insert("sub".into(), record.sub.into());
     Ok(out)
 }

@@ -18,6 +18,7 @@ use crate::flows::Services;
 use crate::protocol::discovery::paths;
 
 mod account;
+mod account_consents;
 mod admin;
 mod authorize;
 pub mod cookies;
@@ -217,6 +218,8 @@ pub fn router(state: AppState) -> Router {
         .route("/static/logout.js", get(discovery::logout_js))
         .route(paths::END_SESSION, get(logout::end_session_get).post(logout::end_session_post))
         .route("/end_session/confirm", post(logout::confirm))
+        .route("/account/consents", get(account_consents::show))
+        .route("/account/consents/withdraw", post(account_consents::withdraw))
         .route(paths::REGISTER, post(register::register))
         .route("/register/{client_id}", get(register::read).put(register::update).delete(register::delete))
         .merge(admin::routes())

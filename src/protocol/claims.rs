@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use super::error::OAuthError;
 use super::scope::Scopes;
+use super::verified_claims::{self, VerifiedClaimsRequest};
 use crate::identity::Person;
 
 /// One requested claim (§5.5.1).
@@ -26,6 +27,12 @@ pub struct ClaimsRequest {
     pub id_token: BTreeMap<String, ClaimRequest>,
     /// Members of `userinfo`.
     pub userinfo: BTreeMap<String, ClaimRequest>,
+    /// `verified_claims` requested in the ID token (OpenID Identity Assurance).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub id_token_verified: Vec<VerifiedClaimsRequest>,
+    /// `verified_claims` requested at the userinfo endpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub userinfo_verified: Vec<VerifiedClaimsRequest>,
 }
 
 fn parse_members(v: Option<&Value>, what: &str) -> Result<BTreeMap<String, ClaimRequest>, OAuthError> {
@@ -33,6 +40,10 @@ fn parse_members(v: Option<&Value>, what: &str) -> Result<BTreeMap<String, Claim
     let Some(v) = v else { return Ok(out) };
     let obj = v.as_object().ok_or_else(|| OAuthError::invalid_request(format!("claims.{what} must be an object")))?;
     for (name, spec) in obj {
+        if name == "verified_claims" {
+            // Parsed on its own (see `verified_members`).
+            continue;
+        }
         let req = match spec {
             Value::Null => ClaimRequest::default(),
             Value::Object(o) => {
@@ -70,6 +81,13 @@ fn parse_members(v: Option<&Value>, what: &str) -> Result<BTreeMap<String, Claim
     Ok(out)
 }
 
+fn verified_members(v: Option<&Value>, what: &str) -> Result<Vec<VerifiedClaimsRequest>, OAuthError> {
+    match v.and_then(|m| m.get("verified_claims")) {
+        None => Ok(Vec::new()),
+        Some(vc) => verified_claims::parse(vc, &format!("claims.{what}.verified_claims")),
+    }
+}
+
 fn scalar(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
@@ -89,6 +107,8 @@ impl ClaimsRequest {
         Ok(Self {
             id_token: parse_members(obj.get("id_token"), "id_token")?,
             userinfo: parse_members(obj.get("userinfo"), "userinfo")?,
+            id_token_verified: verified_members(obj.get("id_token"), "id_token")?,
+            userinfo_verified: verified_members(obj.get("userinfo"), "userinfo")?,
         })
     }
 }
@@ -225,9 +245,28 @@ mod tests {
             r#"{"id_token":{"x":{"essential":"yes"}}}"#,
             "{",
             r#"{"userinfo":{"x":{"values":"a"}}}"#,
+            r#"{"userinfo":{"verified_claims":{"verification":{"trust_framework":null},"claims":{}}}}"#,
+            r#"{"id_token":{"verified_claims":[]}}"#,
         ] {
             assert!(ClaimsRequest::parse(Some(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn verified_claims_travel_beside_the_plain_members() {
+        let raw = r#"{"userinfo":{"name":null,"verified_claims":{"verification":{"trust_framework":null},"claims":{"name":null}}}}"#;
+        let r = ClaimsRequest::parse(Some(raw)).unwrap();
+        assert_eq!(r.userinfo.keys().collect::<Vec<_>>(), vec!["name"], "not a plain member");
+        assert_eq!(r.userinfo_verified.len(), 1);
+        assert!(r.id_token_verified.is_empty());
+        let text = serde_json::to_string(&r).unwrap();
+        assert_eq!(
+            serde_json::from_str::<ClaimsRequest>(&text).unwrap(),
+            r,
+            "round trip (code record, refresh family)"
+        );
+        let old: ClaimsRequest = serde_json::from_str(r#"{"id_token":{},"userinfo":{}}"#).unwrap();
+        assert_eq!(old, ClaimsRequest::default(), "records written before this field still read");
     }
 
     #[test]

@@ -154,6 +154,16 @@ pub struct Client {
     /// server-side even when the request omits `acr_values`.
     #[serde(default)]
     pub minimum_acr: Option<String>,
+    /// Claims this client may ever receive (`claim_policy`); absent: what its scope
+    /// releases, without `verified_claims`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_claims: Option<Vec<String>>,
+    /// Why the client processes personal data, shown on consent receipts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<String>,
+    /// The client's privacy policy (https).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
 }
 
 /// The grant types this server implements.
@@ -251,6 +261,14 @@ impl Client {
             if let Some(m) = &self.minimum_acr {
                 obj.insert("minimum_acr".into(), m.clone().into());
             }
+            if let Some(a) = &self.allowed_claims {
+                obj.insert("allowed_claims".into(), a.clone().into());
+            }
+            for (k, v) in [("purpose", &self.purpose), ("policy_uri", &self.policy_uri)] {
+                if let Some(v) = v {
+                    obj.insert(k.into(), v.clone().into());
+                }
+            }
             if self.uses_secret() {
                 obj.insert("client_secret_expires_at".into(), 0.into());
             }
@@ -319,6 +337,12 @@ pub struct ClientMetadata {
     pub default_acr_values: Option<Vec<String>>,
     /// Extension: the client's minimum acr (one of `acr_values_supported`).
     pub minimum_acr: Option<String>,
+    /// Claims the client may ever receive (`verified_claims` must be listed for those).
+    pub allowed_claims: Option<Vec<String>>,
+    /// Why the client processes personal data (3-300 characters).
+    pub purpose: Option<String>,
+    /// Privacy policy URL.
+    pub policy_uri: Option<String>,
 }
 
 /// RFC 7591 §3.2.2 registration errors.
@@ -567,6 +591,19 @@ impl ClientMetadata {
         {
             return Err(meta("client_name must be 1-200 characters"));
         }
+        let allowed_claims = match &self.allowed_claims {
+            None => None,
+            Some(list) => Some(super::claim_policy::check_allowed_claims(list)?),
+        };
+        if let Some(p) = &self.purpose
+            && !(3..=300).contains(&p.chars().count())
+        {
+            return Err(meta("purpose must be 3-300 characters"));
+        }
+        let policy_uri = match &self.policy_uri {
+            None => None,
+            Some(u) => Some(https_url("policy_uri", u)?.to_string()),
+        };
         Ok(Client {
             client_id,
             client_name: self.client_name.clone(),
@@ -596,6 +633,9 @@ impl ClientMetadata {
             frontchannel_logout_session_required: self.frontchannel_logout_session_required.unwrap_or(false),
             default_acr_values,
             minimum_acr,
+            allowed_claims,
+            purpose: self.purpose.clone(),
+            policy_uri,
         })
     }
 }
@@ -699,6 +739,23 @@ mod tests {
             .unwrap();
         assert!(rt.scope.contains("offline_access"));
         assert!(check_client_id("bad id").is_err());
+        for bad in [
+            serde_json::json!({"redirect_uris": ["https://a.vn/cb"], "allowed_claims": ["name", "DanToc"]}),
+            serde_json::json!({"redirect_uris": ["https://a.vn/cb"], "allowed_claims": ["a b"]}),
+            serde_json::json!({"redirect_uris": ["https://a.vn/cb"], "purpose": "x"}),
+            serde_json::json!({"redirect_uris": ["https://a.vn/cb"], "policy_uri": "ftp://a.vn/p"}),
+        ] {
+            assert_eq!(md(bad.clone()).validate("x".into(), 1).unwrap_err().code(), "invalid_client_metadata", "{bad}");
+        }
+        let c =
+            md(serde_json::json!({"redirect_uris": ["https://a.vn/cb"], "allowed_claims": ["name", "verified_claims"],
+            "purpose": "Cấp phiếu lý lịch tư pháp", "policy_uri": "https://a.vn/privacy"}))
+            .validate("x".into(), 1)
+            .unwrap();
+        let echo = c.registration_response();
+        assert_eq!(echo["allowed_claims"], serde_json::json!(["name", "verified_claims"]));
+        assert_eq!(echo["purpose"], "Cấp phiếu lý lịch tư pháp");
+        assert_eq!(echo["policy_uri"], "https://a.vn/privacy");
         assert!(check_client_id("portal-tinh_01").is_ok());
     }
 

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::client::SigningAlg;
-use super::{acr, claims, scope};
+use super::{acr, claims, scope, verified_claims};
 
 /// Endpoint paths, relative to the issuer.
 pub mod paths {
@@ -33,7 +33,7 @@ pub fn provider_metadata(issuer: &str) -> Value {
     // RS256 first: the OIDC Registration default and what every RP supports.
     let mut signing_algs: Vec<&str> = vec![SigningAlg::RS256.as_str()];
     signing_algs.extend(SigningAlg::ALL.iter().filter(|a| **a != SigningAlg::RS256).map(|a| a.as_str()));
-    json!({
+    let mut m = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}{}", paths::AUTHORIZE),
         "token_endpoint": format!("{issuer}{}", paths::TOKEN),
@@ -71,7 +71,25 @@ pub fn provider_metadata(issuer: &str) -> Value {
         "ui_locales_supported": ["vi", "en"],
         "claims_locales_supported": ["vi", "en"],
         "authorization_response_iss_parameter_supported": true,
-    })
+    });
+    identity_assurance(&mut m);
+    m
+}
+
+/// OpenID Identity Assurance 1.0 metadata (released per `claim_policy`).
+fn identity_assurance(m: &mut Value) {
+    let extra = json!({
+        "verified_claims_supported": true,
+        "trust_frameworks_supported": [verified_claims::TRUST_FRAMEWORK],
+        "evidence_supported": verified_claims::EVIDENCE_SUPPORTED,
+        "documents_supported": verified_claims::DOCUMENTS_SUPPORTED,
+        "documents_check_methods_supported": verified_claims::CHECK_METHODS_SUPPORTED,
+        "electronic_records_supported": verified_claims::ELECTRONIC_RECORDS_SUPPORTED,
+        "claims_in_verified_claims_supported": verified_claims::CLAIMS_SUPPORTED,
+    });
+    if let (Some(obj), Value::Object(extra)) = (m.as_object_mut(), extra) {
+        obj.extend(extra);
+    }
 }
 
 #[cfg(test)]
@@ -96,5 +114,8 @@ mod tests {
         assert_eq!(m["token_endpoint"], "https://id.tinh.gov.vn/token");
         assert_eq!(m["registration_endpoint"], "https://id.tinh.gov.vn/register");
         assert!(m["id_token_signing_alg_values_supported"].as_array().unwrap().contains(&json!("RS256")));
+        assert_eq!(m["verified_claims_supported"], true);
+        assert_eq!(m["trust_frameworks_supported"], json!(["vn_nd69"]));
+        assert_eq!(m["evidence_supported"], json!(["electronic_record", "document"]));
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod acr;
 pub mod authorize;
+pub mod claim_policy;
 pub mod claims;
 pub mod client;
 pub mod client_assertion;
@@ -15,5 +16,6 @@ pub mod pkce;
 pub mod prompt;
 pub mod redirect_uri;
 pub mod scope;
+pub mod verified_claims;
 
 pub use error::{ErrorCode, OAuthError};

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 pub mod keys;
+pub mod receipts;
 pub mod second_factor;
 
 use super::{RefreshFamily, RefreshLookup, Rotation, Store};
@@ -54,6 +55,7 @@ pub async fn run_all(store: &dyn Store) {
     keys::signing_keys(store).await;
     second_factor::second_factor(store).await;
     secrets(store).await;
+    receipts::consent_receipts(store).await;
 }
 
 fn family(id: &str) -> RefreshFamily {

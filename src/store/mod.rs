@@ -12,13 +12,15 @@ use crate::protocol::scope::Scopes;
 
 #[cfg(test)]
 pub mod contract;
-mod keys;
 pub mod postgres;
-mod second_factor;
 pub mod sqlite;
 
+mod keys;
 pub use keys::{KeyState, KeyStore, Retirement, StoredSigningKey};
+mod second_factor;
 pub use second_factor::{SecondFactorStore, TotpCredential};
+mod receipts;
+pub use receipts::{ConsentReceipt, ReceiptStore, Withdrawal};
 
 /// Errors a store reports.
 #[derive(Debug, thiserror::Error)]
@@ -339,6 +341,7 @@ pub trait Store:
     + AuditStore
     + InstanceStore
     + SecondFactorStore
+    + ReceiptStore
 {
 }
 impl<
@@ -350,7 +353,8 @@ impl<
         + KeyStore
         + AuditStore
         + InstanceStore
-        + SecondFactorStore,
+        + SecondFactorStore
+        + ReceiptStore,
 > Store for T
 {
 }

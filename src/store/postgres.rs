@@ -26,6 +26,7 @@ const MAX_CONNECTIONS: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 mod keys;
+mod receipts;
 mod second_factor;
 
 /// The migrations, in order. Append only: never edit a released file. Each one has a
@@ -86,6 +87,13 @@ fn migrator() -> Migrator {
             "second factor".into(),
             MigrationType::Simple,
             include_str!("../../migrations/postgres/0011_second_factor.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            12,
+            "consent receipts".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0012_consent_receipts.sql").into_sql_str(),
             false,
         ),
     ])
@@ -174,7 +182,6 @@ fn person_from_row(r: &PgRow) -> Result<Person, sqlx::Error> {
         status: PersonStatus::parse(&r.try_get::<String, _>("status")?),
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
-        ..Person::new(PersonId(String::new()), 0)
     })
 }
 

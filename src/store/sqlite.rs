@@ -19,6 +19,7 @@ use crate::protocol::client::Client;
 use crate::protocol::scope::Scopes;
 
 mod keys;
+mod receipts;
 mod second_factor;
 
 /// The migrations, in order. Append only: never edit a released file.
@@ -78,6 +79,13 @@ fn migrator() -> Migrator {
             "second factor".into(),
             MigrationType::Simple,
             include_str!("../../migrations/sqlite/0011_second_factor.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            12,
+            "consent receipts".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0012_consent_receipts.sql").into_sql_str(),
             false,
         ),
     ])

@@ -24,3 +24,4 @@ mod stepup;
 mod tidy;
 mod tokens;
 mod userinfo;
+mod verified_claims;

@@ -11,6 +11,7 @@ use crate::ephemeral::Namespace;
 use crate::flows::{Services, decode, encode, ephemeral_failed};
 use crate::identity::Person;
 use crate::protocol::OAuthError;
+use crate::protocol::claim_policy;
 use crate::protocol::claims::{self, ClaimsRequest};
 use crate::protocol::client::{AccessTokenStrategy, Client, SigningAlg};
 use crate::protocol::scope::Scopes;
@@ -171,7 +172,9 @@ pub fn id_token(
         if let Some(n) = authn.nonce {
             obj.insert("nonce".into(), n.into());
         }
-        for (k, v) in claims::release_id_token(&client.scope, claims_request, &claims::person_claims(person)) {
+        let mut extra = claims::release_id_token(&client.scope, claims_request, &claims::person_claims(person));
+        claim_policy::apply(client, person, &claims_request.id_token_verified, &mut extra, now);
+        for (k, v) in extra {
             obj.entry(k).or_insert(v);
         }
     }
