@@ -81,7 +81,7 @@ pub async fn organisations(store: &dyn Store) {
     let found = store.find_org_by_tax_code(&TaxCode::parse("0100109106-001", 2026).unwrap()).await.unwrap().unwrap();
     assert_eq!(
         (found.id, found.org_type, found.tax_code.unwrap().as_str()),
-        (branch.id.clone(), OrgType::Branch, "0100109106-001".into())
+        (branch.id.clone(), OrgType::Branch, "0100109106-001")
     );
     assert_eq!(store.find_org(&household.id).await.unwrap().unwrap().tax_code, household.tax_code);
     // Listing in id order with a cursor.
