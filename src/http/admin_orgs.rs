@@ -66,10 +66,7 @@ async fn add_representation(
 ) -> Outcome {
     let actor = guard(&state, &headers, SCOPE_ORGS).await?;
     let new: NewRepresentation = parse_body(&headers, &body)?;
-    // The path names the organisation by internal id only (a tax code is not an id).
-    let org = orgs::get_org(store(&state), &id).await.map_err(admin_error)?;
-    let rep =
-        orgs::add_representation(store(&state), &actor, &org.id.0, new, state.now()).await.map_err(admin_error)?;
+    let rep = orgs::add_representation(store(&state), &actor, &id, new, state.now()).await.map_err(admin_error)?;
     Ok(json_response(StatusCode::CREATED, &orgs::representation_json(&rep)))
 }
 
