@@ -1,5 +1,5 @@
 //! The `dinhdanh` command: `serve` (the default), `migrate`, `client …`, `user …`,
-//! `registration token create`, `admin bootstrap`, `keys list|rotate|retire`. Reads configuration (flags > `DINHDANH_*` > `dinhdanh.toml` > defaults),
+//! `registration token create`, `admin bootstrap`, `keys list|rotate|retire`, `org create|list|represent`. Reads configuration (flags > `DINHDANH_*` > `dinhdanh.toml` > defaults),
 //! then hands over to `app`.
 
 use std::io::Read;
@@ -63,6 +63,11 @@ enum Command {
     Audit {
         #[command(subcommand)]
         action: AuditAction,
+    },
+    /// Organisations and the people who represent them.
+    Org {
+        #[command(subcommand)]
+        action: OrgAction,
     },
 }
 
@@ -540,6 +545,7 @@ async fn run(cli: Cli) -> ExitCode {
         }
         Command::User { action } => user_command(&config, clock.now(), action).await,
         Command::Keys { action } => keys_command(&config, clock.now(), action).await,
+        Command::Org { action } => org_command(&config, clock.now(), action).await,
         Command::Audit { action: AuditAction::Verify } => {
             let store = match dinhdanh::app::open_store(&config).await {
                 Ok(s) => s,
@@ -614,6 +620,104 @@ async fn keys_command(config: &Config, now: i64, action: KeysAction) -> ExitCode
                     };
                     print_json(&serde_json::json!({"kid": kid, "state": state, "now_signing": successor}))
                 }
+                Err(e) => fail(e),
+            }
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum OrgAction {
+    /// Register an organisation; an invalid tax code exits non-zero naming the wrong part.
+    Create {
+        /// 10 digits, NNNNNNNNNN-NNN for a branch, or a 12-digit personal number for a
+        /// household business (an agency may have none).
+        #[arg(long)]
+        tax_code: Option<String>,
+        #[arg(long)]
+        name: String,
+        /// enterprise, branch, household_business, cooperative or agency (default: from
+        /// the tax code's shape).
+        #[arg(long = "type")]
+        org_type: Option<String>,
+        #[arg(long)]
+        address: Option<String>,
+        /// Print JSON (the only format; accepted for scripts).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List organisations, one page at a time.
+    List {
+        #[arg(long)]
+        limit: Option<String>,
+        /// `next_cursor` of the previous page.
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Print JSON (the only format; accepted for scripts).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record that a local user represents an organisation.
+    Represent {
+        /// The organisation's id or tax code.
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        username: String,
+        /// legal_representative, head, authorised_person or employee.
+        #[arg(long)]
+        role: String,
+        /// A procedure (`procedure:1.000466`) or client (`client:portal`) it covers;
+        /// repeat for several; none for everything.
+        #[arg(long)]
+        scope: Vec<String>,
+        /// Until when: unix seconds, or a date YYYY-MM-DD (to the end of that day, UTC).
+        #[arg(long)]
+        until: Option<String>,
+        /// Print JSON (the only format; accepted for scripts).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `dinhdanh org …`: the same `flows::orgs` operations as the admin API.
+async fn org_command(config: &Config, now: i64, action: OrgAction) -> ExitCode {
+    use dinhdanh::flows::orgs;
+    let store = match dinhdanh::app::open_store(config).await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let store = store.as_ref();
+    match action {
+        OrgAction::Create { tax_code, name, org_type, address, json: _ } => {
+            let new = orgs::NewOrganisation { tax_code, name, org_type, address };
+            match orgs::create_org(store, "cli", new, now).await {
+                Ok(o) => print_json(&orgs::org_json(&o, true)),
+                Err(e) => fail(e),
+            }
+        }
+        OrgAction::List { limit, cursor, json: _ } => {
+            let page = match admin::paging(limit.as_deref(), cursor.as_deref()) {
+                Ok((limit, after)) => orgs::list_orgs(store, limit, after.as_deref()).await,
+                Err(e) => Err(e),
+            };
+            match page {
+                Ok(p) => print_json(&serde_json::json!({
+                    "items": p.items.iter().map(|o| orgs::org_json(o, false)).collect::<Vec<_>>(),
+                    "next_cursor": p.next_cursor,
+                })),
+                Err(e) => fail(e),
+            }
+        }
+        OrgAction::Represent { org, username, role, scope, until, json: _ } => {
+            let valid_until = match until.as_deref().map(orgs::parse_until).transpose() {
+                Ok(u) => u,
+                Err(e) => return fail(format!("--until: {e}")),
+            };
+            let new =
+                orgs::NewRepresentation { username: Some(username), role, scope, valid_until, ..Default::default() };
+            match orgs::add_representation(store, "cli", &org, new, now).await {
+                Ok(r) => print_json(&orgs::representation_json(&r)),
                 Err(e) => fail(e),
             }
         }

@@ -85,6 +85,8 @@ pub async fn audited<T>(
 pub const SCOPE_CLIENTS: &str = "admin:clients";
 /// The admin scope for people.
 pub const SCOPE_PEOPLE: &str = "admin:people";
+/// The admin scope for organisations and representation.
+pub const SCOPE_ORGS: &str = "admin:orgs";
 /// The client id `dinhdanh admin bootstrap` creates by default.
 pub const BOOTSTRAP_CLIENT_ID: &str = "dinhdanh-admin";
 

@@ -25,6 +25,7 @@ pub mod introspect;
 pub mod issue;
 pub mod keys;
 pub mod logout;
+pub mod orgs;
 pub mod registration;
 pub mod revoke;
 pub mod stepup;

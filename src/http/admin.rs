@@ -28,7 +28,7 @@ use crate::outbound::FetchLimits;
 use crate::protocol::client::{ClientMetadata, MetadataError};
 use crate::store::{ClientStatus, StoreError};
 
-type Outcome = Result<Response, Response>;
+pub(super) type Outcome = Result<Response, Response>;
 
 /// The admin API's routes (merged into the public router).
 pub(super) fn routes() -> Router<AppState> {
@@ -44,13 +44,14 @@ pub(super) fn routes() -> Router<AppState> {
         .route(&p("/people/{id}/disable"), post(disable_person))
         .route(&p("/people/{id}/enable"), post(enable_person))
         .route(&p("/registration-tokens"), post(create_registration_token))
+        .merge(super::admin_orgs::routes())
 }
 
-fn error(status: StatusCode, code: &str, description: &str) -> Response {
+pub(super) fn error(status: StatusCode, code: &str, description: &str) -> Response {
     json_response(status, &json!({"error": code, "error_description": description}))
 }
 
-fn admin_error(e: AdminError) -> Response {
+pub(super) fn admin_error(e: AdminError) -> Response {
     let code = e.code();
     match e {
         AdminError::Metadata(m) => {
@@ -73,7 +74,7 @@ fn admin_error(e: AdminError) -> Response {
 
 /// Checks the caller's token for `scope` (RFC 6750 §3 on refusal); the caller as an
 /// audit actor (`admin:<client id>`).
-async fn guard(state: &AppState, headers: &HeaderMap, scope: &'static str) -> Result<String, Response> {
+pub(super) async fn guard(state: &AppState, headers: &HeaderMap, scope: &'static str) -> Result<String, Response> {
     let token =
         bearer_token(headers).map_err(|_| unauthorized("the Authorization header must be `Bearer <token>`", true))?;
     match admin_api::authorize(&state.services, token.as_deref(), scope, state.now()).await {
@@ -94,7 +95,7 @@ async fn guard(state: &AppState, headers: &HeaderMap, scope: &'static str) -> Re
     }
 }
 
-fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
+pub(super) fn parse_body<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Response> {
     if !is_json(headers) {
         return Err(error(StatusCode::BAD_REQUEST, "invalid_request", "the body must be application/json"));
     }
@@ -124,13 +125,13 @@ fn query_param(query: Option<&str>, name: &str) -> Result<Option<String>, Respon
     Ok(found)
 }
 
-fn paging(query: Option<&str>) -> Result<(u32, Option<String>), Response> {
+pub(super) fn paging(query: Option<&str>) -> Result<(u32, Option<String>), Response> {
     let limit = query_param(query, "limit")?;
     let cursor = query_param(query, "cursor")?;
     admin::paging(limit.as_deref(), cursor.as_deref()).map_err(admin_error)
 }
 
-fn ok(body: &Value) -> Outcome {
+pub(super) fn ok(body: &Value) -> Outcome {
     Ok(json_response(StatusCode::OK, body))
 }
 
@@ -138,7 +139,7 @@ fn limits(state: &AppState) -> FetchLimits {
     FetchLimits::from_config(&state.services.config)
 }
 
-fn store(state: &AppState) -> &dyn crate::store::Store {
+pub(super) fn store(state: &AppState) -> &dyn crate::store::Store {
     state.services.store.as_ref()
 }
 
@@ -357,7 +358,7 @@ pub fn openapi_document(issuer: &str) -> Value {
     let c = SCOPE_CLIENTS;
     let pp = SCOPE_PEOPLE;
     let nullable_str = json!({"type": ["string", "null"]});
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "dinhdanh admin API",
@@ -487,5 +488,7 @@ pub fn openapi_document(issuer: &str) -> Value {
                     "max_uses": {"type": ["integer", "null"]}, "policy": schema("RegistrationPolicy")}},
             },
         },
-    })
+    });
+    super::admin_orgs::extend_openapi(&mut doc);
+    doc
 }

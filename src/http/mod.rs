@@ -20,6 +20,7 @@ use crate::protocol::discovery::paths;
 mod account;
 mod account_consents;
 mod admin;
+mod admin_orgs;
 mod authorize;
 pub mod cookies;
 mod discovery;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 pub mod keys;
+pub mod orgs;
 pub mod receipts;
 pub mod second_factor;
 
@@ -54,6 +55,7 @@ pub async fn run_all(store: &dyn Store) {
     people_admin(store).await;
     keys::signing_keys(store).await;
     second_factor::second_factor(store).await;
+    orgs::organisations(store).await;
     secrets(store).await;
     receipts::consent_receipts(store).await;
 }

@@ -21,6 +21,8 @@ mod second_factor;
 pub use second_factor::{SecondFactorStore, TotpCredential};
 mod receipts;
 pub use receipts::{ConsentReceipt, ReceiptStore, Withdrawal};
+mod orgs;
+pub use orgs::{OrgStore, TAX_CODE_TAKEN, UNKNOWN_PARTY};
 
 /// Errors a store reports.
 #[derive(Debug, thiserror::Error)]
@@ -342,6 +344,7 @@ pub trait Store:
     + InstanceStore
     + SecondFactorStore
     + ReceiptStore
+    + OrgStore
 {
 }
 impl<
@@ -354,7 +357,8 @@ impl<
         + AuditStore
         + InstanceStore
         + SecondFactorStore
-        + ReceiptStore,
+        + ReceiptStore
+        + OrgStore,
 > Store for T
 {
 }

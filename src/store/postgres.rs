@@ -26,6 +26,7 @@ const MAX_CONNECTIONS: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 mod keys;
+mod orgs;
 mod receipts;
 mod second_factor;
 
@@ -80,6 +81,13 @@ fn migrator() -> Migrator {
             "person profile".into(),
             MigrationType::Simple,
             include_str!("../../migrations/postgres/0007_person_profile.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            8,
+            "organisations".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0008_organisations.sql").into_sql_str(),
             false,
         ),
         Migration::new(
@@ -1025,6 +1033,14 @@ mod tests {
     async fn concurrent_signing_keys_on_postgres() {
         with_fresh_db("concurrent_signing_keys_on_postgres", |s| async move {
             crate::store::contract::keys::concurrent_signing_keys(std::sync::Arc::new(s)).await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_upstream_upsert_on_postgres() {
+        with_fresh_db("concurrent_upstream_upsert_on_postgres", |s| async move {
+            crate::store::contract::orgs::concurrent_upstream_upsert(std::sync::Arc::new(s)).await;
         })
         .await;
     }

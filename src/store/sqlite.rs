@@ -19,6 +19,7 @@ use crate::protocol::client::Client;
 use crate::protocol::scope::Scopes;
 
 mod keys;
+mod orgs;
 mod receipts;
 mod second_factor;
 
@@ -72,6 +73,13 @@ fn migrator() -> Migrator {
             "person profile".into(),
             MigrationType::Simple,
             include_str!("../../migrations/sqlite/0007_person_profile.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            8,
+            "organisations".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0008_organisations.sql").into_sql_str(),
             false,
         ),
         Migration::new(
@@ -852,6 +860,12 @@ mod tests {
     async fn concurrent_audit_on_sqlite() {
         let (_dir, s) = fresh().await;
         super::super::contract::concurrent_audit(std::sync::Arc::new(s)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_upstream_upsert_on_sqlite() {
+        let (_dir, s) = fresh().await;
+        super::super::contract::orgs::concurrent_upstream_upsert(std::sync::Arc::new(s)).await;
     }
 
     #[tokio::test]

@@ -408,11 +408,15 @@ async fn the_openapi_document_parses_and_lists_every_route() {
             "/clients/{id}",
             "/clients/{id}/disable",
             "/clients/{id}/enable",
+            "/orgs",
+            "/orgs/{id}",
+            "/orgs/{id}/representations",
             "/people",
             "/people/{id}",
             "/people/{id}/disable",
             "/people/{id}/enable",
             "/registration-tokens",
+            "/representations/{id}/revoke",
         ]
     );
     // Every documented operation exists (401 without a token, not 404/405), and every
@@ -432,7 +436,7 @@ async fn the_openapi_document_parses_and_lists_every_route() {
             assert_eq!(r.status(), 401, "{method} {path}");
         }
     }
-    assert_eq!(operations, 15);
+    assert_eq!(operations, 21);
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ mod helpers;
 mod keys;
 mod logout;
 mod multi_node;
+mod orgs;
 mod registration;
 mod resilience;
 mod rp_interop;
