@@ -150,6 +150,10 @@ pub struct Client {
     /// Authentication contexts requested when the client sends none.
     #[serde(default)]
     pub default_acr_values: Vec<String>,
+    /// Which claim names the client receives (`standard`, or `national_portal` for
+    /// systems written against the national public-service portal).
+    #[serde(default)]
+    pub claim_profile: super::upstream::ClaimProfile,
 }
 
 /// The grant types this server implements.
@@ -244,6 +248,9 @@ impl Client {
             if !self.default_acr_values.is_empty() {
                 obj.insert("default_acr_values".into(), self.default_acr_values.clone().into());
             }
+            if self.claim_profile != super::upstream::ClaimProfile::Standard {
+                obj.insert("claim_profile".into(), self.claim_profile.as_str().into());
+            }
             if self.uses_secret() {
                 obj.insert("client_secret_expires_at".into(), 0.into());
             }
@@ -310,6 +317,8 @@ pub struct ClientMetadata {
     pub frontchannel_logout_session_required: Option<bool>,
     /// Default acr values.
     pub default_acr_values: Option<Vec<String>>,
+    /// `standard` (default) or `national_portal` claim names.
+    pub claim_profile: Option<String>,
 }
 
 /// RFC 7591 §3.2.2 registration errors.
@@ -516,6 +525,11 @@ impl ClientMetadata {
                 return Err(meta(format!("{name} must be a positive number of seconds")));
             }
         }
+        let claim_profile = match self.claim_profile.as_deref() {
+            None => super::upstream::ClaimProfile::Standard,
+            Some(p) => super::upstream::ClaimProfile::parse(p)
+                .ok_or_else(|| meta(format!("claim_profile `{p}` is neither standard nor national_portal")))?,
+        };
         let id_token_signed_response_alg = match self.id_token_signed_response_alg.as_deref() {
             // OIDC Registration §2: "The default, if omitted, is RS256."
             None => SigningAlg::RS256,
@@ -579,6 +593,7 @@ impl ClientMetadata {
             frontchannel_logout_uri,
             frontchannel_logout_session_required: self.frontchannel_logout_session_required.unwrap_or(false),
             default_acr_values,
+            claim_profile,
         })
     }
 }

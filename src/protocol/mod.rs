@@ -15,5 +15,6 @@ pub mod pkce;
 pub mod prompt;
 pub mod redirect_uri;
 pub mod scope;
+pub mod upstream;
 
 pub use error::{ErrorCode, OAuthError};
