@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 pub mod keys;
+pub mod links;
 
 use super::{RefreshFamily, RefreshLookup, Rotation, Store};
 use crate::identity::{
@@ -52,6 +53,7 @@ pub async fn run_all(store: &dyn Store) {
     people_admin(store).await;
     keys::signing_keys(store).await;
     secrets(store).await;
+    links::upstream_links(store).await;
 }
 
 fn family(id: &str) -> RefreshFamily {

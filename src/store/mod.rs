@@ -13,10 +13,12 @@ use crate::protocol::scope::Scopes;
 #[cfg(test)]
 pub mod contract;
 mod keys;
+mod links;
 pub mod postgres;
 pub mod sqlite;
 
 pub use keys::{KeyState, KeyStore, Retirement, StoredSigningKey};
+pub use links::{LinkStore, UpstreamLink};
 
 /// Errors a store reports.
 #[derive(Debug, thiserror::Error)]
@@ -328,10 +330,19 @@ pub trait AuditStore: Send + Sync {
 
 /// The whole durable port.
 pub trait Store:
-    ClientStore + PersonStore + ConsentStore + GrantStore + LogoutStore + KeyStore + AuditStore + InstanceStore
+    ClientStore + PersonStore + ConsentStore + GrantStore + LogoutStore + KeyStore + AuditStore + InstanceStore + LinkStore
 {
 }
-impl<T: ClientStore + PersonStore + ConsentStore + GrantStore + LogoutStore + KeyStore + AuditStore + InstanceStore>
-    Store for T
+impl<
+    T: ClientStore
+        + PersonStore
+        + ConsentStore
+        + GrantStore
+        + LogoutStore
+        + KeyStore
+        + AuditStore
+        + InstanceStore
+        + LinkStore,
+> Store for T
 {
 }

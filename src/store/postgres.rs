@@ -26,6 +26,7 @@ const MAX_CONNECTIONS: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 mod keys;
+mod links;
 
 /// The migrations, in order. Append only: never edit a released file. Each one has a
 /// namesake in `migrations/sqlite/`.
@@ -78,6 +79,13 @@ fn migrator() -> Migrator {
             "person profile".into(),
             MigrationType::Simple,
             include_str!("../../migrations/postgres/0007_person_profile.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            10,
+            "upstream links".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0010_upstream_links.sql").into_sql_str(),
             false,
         ),
     ])

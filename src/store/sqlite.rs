@@ -19,6 +19,7 @@ use crate::protocol::client::Client;
 use crate::protocol::scope::Scopes;
 
 mod keys;
+mod links;
 
 /// The migrations, in order. Append only: never edit a released file.
 fn migrator() -> Migrator {
@@ -70,6 +71,13 @@ fn migrator() -> Migrator {
             "person profile".into(),
             MigrationType::Simple,
             include_str!("../../migrations/sqlite/0007_person_profile.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            10,
+            "upstream links".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0010_upstream_links.sql").into_sql_str(),
             false,
         ),
     ])
