@@ -9,6 +9,7 @@ pub mod keys;
 pub mod opaque;
 pub mod password;
 pub mod seal;
+pub mod upstream_jwt;
 
 /// Digests that are not secrets themselves (PKCE, token digests, `at_hash`).
 pub mod digest {

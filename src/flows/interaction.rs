@@ -35,6 +35,8 @@ pub enum View {
         error: Option<LoginError>,
         /// Client display name.
         client_name: String,
+        /// Upstream identity providers offered: `(id, display name)`.
+        upstreams: Vec<(String, String)>,
     },
     /// The consent page.
     Consent {
@@ -157,6 +159,7 @@ async fn view_of(svc: &Services, ix: &Interaction, error: Option<LoginError>) ->
                 continue_as,
                 error,
                 client_name,
+                upstreams: super::broker::buttons(svc),
             }
         }
         Stage::Consent => {

@@ -18,6 +18,7 @@ use crate::store::{Store, StoreError};
 pub mod admin;
 pub mod admin_api;
 pub mod authorize;
+pub mod broker;
 pub mod interaction;
 pub mod introspect;
 pub mod issue;

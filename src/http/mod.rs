@@ -19,6 +19,7 @@ use crate::protocol::discovery::paths;
 
 mod admin;
 mod authorize;
+mod broker;
 pub mod cookies;
 mod discovery;
 mod logout;
@@ -217,6 +218,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::REGISTER, post(register::register))
         .route("/register/{client_id}", get(register::read).put(register::update).delete(register::delete))
         .merge(admin::routes())
+        .merge(broker::routes())
         .fallback(discovery::not_found)
         .route_layer(axum::middleware::from_fn(metrics::record))
         .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))

@@ -303,6 +303,81 @@ pub fn national_portal_claims(person: &Person, sub: &str, pin_allowed: bool) -> 
     m
 }
 
+/// Clock skew tolerated on an upstream ID token's times (s).
+pub const ID_TOKEN_LEEWAY: i64 = 60;
+
+/// What an upstream ID token must say (OIDC Core §3.1.3.7).
+#[derive(Debug, Clone, Copy)]
+pub struct IdTokenRules<'a> {
+    /// The upstream's exact issuer.
+    pub issuer: &'a str,
+    /// Our client id there.
+    pub client_id: &'a str,
+    /// The nonce we sent.
+    pub nonce: &'a str,
+    /// The request clock.
+    pub now: i64,
+}
+
+/// Why an upstream ID token is refused (messages name the check, never a value).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdTokenError {
+    /// The signature (or algorithm, or key) failed.
+    #[error("{0}")]
+    Signature(String),
+    /// `iss` is not the upstream's issuer.
+    #[error("the ID token issuer is not the upstream's")]
+    Issuer,
+    /// `aud` does not contain our client id, or `azp` names another party.
+    #[error("the ID token is not meant for us")]
+    Audience,
+    /// Expired, not yet valid, or issued in the future.
+    #[error("the ID token is expired or not yet valid")]
+    Time,
+    /// `nonce` is not the one we sent.
+    #[error("the ID token nonce does not match")]
+    Nonce,
+    /// No `sub`.
+    #[error("the ID token has no subject")]
+    Subject,
+}
+
+/// Checks an upstream ID token's claims (after its signature).
+pub fn check_id_token_claims(c: &Map<String, Value>, rules: &IdTokenRules<'_>) -> Result<(), IdTokenError> {
+    if c.get("iss").and_then(Value::as_str) != Some(rules.issuer) {
+        return Err(IdTokenError::Issuer);
+    }
+    let aud_ok = match c.get("aud") {
+        Some(Value::String(a)) => a == rules.client_id,
+        Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(rules.client_id)),
+        _ => false,
+    };
+    let multiple = matches!(c.get("aud"), Some(Value::Array(a)) if a.len() > 1);
+    let azp = c.get("azp").and_then(Value::as_str);
+    if !aud_ok || azp.is_some_and(|a| a != rules.client_id) || (multiple && azp.is_none()) {
+        return Err(IdTokenError::Audience);
+    }
+    let int = |k: &str| c.get(k).and_then(Value::as_i64);
+    let Some(exp) = int("exp") else { return Err(IdTokenError::Time) };
+    let Some(iat) = int("iat") else { return Err(IdTokenError::Time) };
+    if exp + ID_TOKEN_LEEWAY <= rules.now || iat - ID_TOKEN_LEEWAY > rules.now {
+        return Err(IdTokenError::Time);
+    }
+    if int("nbf").is_some_and(|nbf| nbf - ID_TOKEN_LEEWAY > rules.now) {
+        return Err(IdTokenError::Time);
+    }
+    let nonce_ok = c.get("nonce").and_then(Value::as_str).is_some_and(|n| {
+        n.len() == rules.nonce.len() && subtle::ConstantTimeEq::ct_eq(n.as_bytes(), rules.nonce.as_bytes()).into()
+    });
+    if !nonce_ok {
+        return Err(IdTokenError::Nonce);
+    }
+    if c.get("sub").and_then(Value::as_str).is_none_or(str::is_empty) {
+        return Err(IdTokenError::Subject);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
