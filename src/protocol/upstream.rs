@@ -137,7 +137,7 @@ fn text(c: &Map<String, Value>, key: &str) -> Option<String> {
 }
 
 fn leap(y: u32) -> bool {
-    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+    (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
 }
 
 /// `YYYYMMDD` (the portal) or `YYYY-MM-DD` (OIDC) → `YYYY-MM-DD`, checked as a date.
