@@ -560,3 +560,40 @@ async fn broker_national_portal_profile_for_downstream_clients() {
         serde_json::from_value(json!({"redirect_uris": [REDIRECT], "claim_profile": "dvcqg"})).unwrap();
     assert!(md.validate("x".into(), 0).is_err());
 }
+
+#[tokio::test]
+async fn broker_refuses_a_personal_number_held_by_another_person() {
+    let (app, _up) = pair().await;
+    let svc = &app.running.state.services;
+    let local = dinhdanh::flows::admin::create_person(
+        svc.store.as_ref(),
+        &svc.hasher,
+        dinhdanh::flows::admin::NewPerson {
+            username: "can.bo".into(),
+            password: PASSWORD.into(),
+            name: Some("Cán bộ".into()),
+            email: None,
+            email_verified: false,
+            phone: None,
+            personal_number: Some(UP_PIN.into()),
+            address: None,
+        },
+        T0,
+    )
+    .await
+    .unwrap();
+    let j = drive(&app, &app.browser(), &app.authorize_url("rp", &[]), false).await;
+    match &j.end {
+        End::Page(409, page) => assert!(page.contains("đã gắn với một tài khoản khác"), "{page}"),
+        other => panic!("{other:?}"),
+    }
+    let people = svc.store.list_people(None, 10).await.unwrap();
+    assert_eq!(people.len(), 1, "nothing created, nothing merged");
+    assert_eq!(people[0].id, local.id);
+    assert_eq!(people[0].name.as_deref(), Some("Cán bộ"), "the local account is untouched");
+    let events = svc.store.audit_events(0, 100).await.unwrap();
+    assert!(
+        events.iter().any(|e| e.event.action == "upstream.link" && e.event.outcome == "failure"),
+        "the refusal is audited"
+    );
+}
