@@ -1,15 +1,15 @@
 //! Signing in through an upstream identity provider (the national e-ID): we are its
 //! relying party, and every sign-in ends like a password sign-in — a new session, then
-//! [`after_authentication`](super::interaction::after_authentication).
+//! `interaction::after_authentication`.
 //!
 //! 1. [`start`]: from the login page of an interaction, remember a broker state (random
 //!    `state`, `nonce`, PKCE verifier, the interaction, the browser, the level needed) in
 //!    the ephemeral store and send the browser to the upstream's authorization endpoint.
 //! 2. [`callback`]: consume that state once, exchange the code through the SSRF-guarded
-//!    [`outbound`](crate::outbound) client, validate the ID token
+//!    `outbound` client, validate the ID token
 //!    ([`validate_id_token`]: signature with the upstream JWKS, algorithm, `iss`, `aud`,
 //!    `azp`, times, `nonce`), read userinfo, map the claims
-//!    ([`map_claims`](crate::protocol::upstream::map_claims)), then create or update the
+//!    (`protocol::upstream::map_claims`), then create or update the
 //!    linked person, set the assurance, and start the session with the level the
 //!    upstream vouched for (never higher).
 //!

@@ -465,7 +465,8 @@ fn broker_id_token_validation_refuses_tampering() {
     // Bad signature: flip a byte of the signature.
     let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
     let sig = parts[2].clone();
-    let flipped = if sig.starts_with('A') { format!("B{}", &sig[1..]) } else { format!("A{}", &sig[1..]) };
+    let (first, rest) = sig.split_at(1);
+    let flipped = format!("{}{rest}", if first == "A" { "B" } else { "A" });
     parts[2] = flipped;
     assert!(matches!(check(&parts.join(".")), Err(IdTokenError::Signature(_))));
     // Claims changed after signing.
@@ -486,7 +487,8 @@ fn broker_id_token_validation_refuses_tampering() {
     // A key the upstream does not publish.
     assert!(matches!(validate_id_token(&good, &json!({"keys": []}), &algs, &rules), Err(IdTokenError::Signature(_))));
 
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, IdTokenError)> = vec![
+    type Change = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Change, IdTokenError)> = vec![
         ("wrong aud", Box::new(|c| c["aud"] = "another-rp".into()), IdTokenError::Audience),
         ("aud list without us", Box::new(|c| c["aud"] = json!(["a", "b"])), IdTokenError::Audience),
         ("azp of another party", Box::new(|c| c["azp"] = "another-rp".into()), IdTokenError::Audience),
