@@ -319,6 +319,33 @@ client_secret = "s3cret"
     }
 
     #[test]
+    fn upstreams_come_from_dinhdanh_toml_or_their_own_file() {
+        let settings: crate::config::Settings =
+            toml::from_str(&format!("issuer = \"https://id.tinh.gov.vn\"\n{GOOD}")).unwrap();
+        let config = crate::config::Config::from_settings(settings).unwrap();
+        assert_eq!(config.upstreams.len(), 1);
+        assert_eq!(config.upstreams[0].id, "vneid");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("upstreams.toml");
+        std::fs::write(&file, GOOD.replace("vneid", "second")).unwrap();
+        let settings: crate::config::Settings = toml::from_str(GOOD).unwrap();
+        let config = crate::config::Config::from_settings(crate::config::Settings {
+            upstreams_file: Some(file.clone()),
+            ..settings
+        })
+        .unwrap();
+        let ids: Vec<&str> = config.upstreams.iter().map(|u| u.id.as_str()).collect();
+        assert_eq!(ids, ["vneid", "second"]);
+        std::fs::write(&file, "listen = \"0.0.0.0:1\"\n").unwrap();
+        let err = crate::config::Config::from_settings(crate::config::Settings {
+            upstreams_file: Some(file),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.setting.starts_with("DINHDANH_UPSTREAMS_FILE"), "{err}");
+    }
+
+    #[test]
     fn bad_settings_name_the_field() {
         for (extra, field) in [
             ("profile = \"saml\"\n", "upstream.vneid.profile"),
