@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
+pub mod upstream;
+
 /// Settings as they arrive from the layers, every field optional. Clap fills this from
 /// flags and `DINHDANH_*` variables; serde fills it from `dinhdanh.toml`.
 #[derive(Debug, Default, Clone, Deserialize, clap::Args)]
@@ -112,6 +114,13 @@ pub struct Settings {
     /// Log format: `text` or `json`.
     #[arg(long, env = "DINHDANH_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// A TOML file holding only `[[upstream]]` tables (upstream identity providers).
+    #[arg(long, env = "DINHDANH_UPSTREAMS_FILE", global = true)]
+    pub upstreams_file: Option<PathBuf>,
+    /// Upstream identity providers (`[[upstream]]` tables; TOML only).
+    #[arg(skip)]
+    #[serde(default)]
+    pub upstream: Option<Vec<upstream::UpstreamSettings>>,
 }
 
 impl Settings {
@@ -150,6 +159,8 @@ impl Settings {
             allow_private_fetch: self.allow_private_fetch.or(lower.allow_private_fetch),
             fetch_timeout_ms: self.fetch_timeout_ms.or(lower.fetch_timeout_ms),
             log_format: self.log_format.or(lower.log_format),
+            upstreams_file: self.upstreams_file.or(lower.upstreams_file),
+            upstream: self.upstream.or(lower.upstream),
         }
     }
 
@@ -252,6 +263,8 @@ pub struct Config {
     pub fetch_timeout: Duration,
     /// Log format.
     pub log_format: LogFormat,
+    /// Upstream identity providers we broker (national e-ID first).
+    pub upstreams: Vec<upstream::UpstreamConfig>,
 }
 
 /// Defaults, the single source the README's configuration table is written from.
@@ -407,6 +420,12 @@ impl Config {
         if key_rotation_days > 0 && key_rotation_days * 86_400 <= key_prepublication {
             return Err(bad("DINHDANH_KEY_ROTATION_DAYS", "the rotation period must exceed the key pre-publication"));
         }
+        let allow_private_fetch = s.allow_private_fetch.unwrap_or(false);
+        let mut raw_upstreams = s.upstream.unwrap_or_default();
+        if let Some(path) = &s.upstreams_file {
+            raw_upstreams.extend(upstream::read_upstreams_file(path)?);
+        }
+        let upstreams = upstream::validate(raw_upstreams, allow_private_fetch)?;
         Ok(Config {
             listen,
             issuer,
@@ -449,9 +468,10 @@ impl Config {
                 s.shutdown_timeout_ms,
                 defaults::SHUTDOWN_TIMEOUT_MS,
             )?,
-            allow_private_fetch: s.allow_private_fetch.unwrap_or(false),
+            allow_private_fetch,
             fetch_timeout,
             log_format,
+            upstreams,
         })
     }
 

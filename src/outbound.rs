@@ -251,6 +251,109 @@ pub async fn post_form(url: &str, form: &[(&str, &str)], limits: &FetchLimits) -
     }
 }
 
+/// How a request to an upstream identity provider authenticates.
+#[derive(Debug, Clone, Copy)]
+pub enum Credentials<'a> {
+    /// None.
+    None,
+    /// HTTP Basic (`client_secret_basic`; RFC 6749 §2.3.1 form-encodes both parts).
+    Basic {
+        /// Client id.
+        user: &'a str,
+        /// Secret.
+        password: &'a str,
+    },
+    /// `Authorization: Bearer` (userinfo).
+    Bearer(&'a str),
+}
+
+/// POSTs a form (a token request) under the same address rules as [`fetch_json`] and
+/// returns the status with the JSON body — also for 4xx answers, whose body carries the
+/// OAuth error.
+pub async fn post_form_json(
+    url: &str,
+    form: &[(&str, &str)],
+    credentials: Credentials<'_>,
+    limits: &FetchLimits,
+) -> Result<(u16, serde_json::Value), FetchError> {
+    let url = check_url(url, limits.allow_private)?;
+    let send = exchange(url, Some(form), credentials, limits);
+    match tokio::time::timeout(limits.timeout, send).await {
+        Ok(r) => r,
+        Err(_) => Err(FetchError::Timeout),
+    }
+}
+
+/// GETs JSON with credentials (a userinfo request), under the rules of [`fetch_json`].
+pub async fn get_json_with(
+    url: &str,
+    credentials: Credentials<'_>,
+    limits: &FetchLimits,
+) -> Result<serde_json::Value, FetchError> {
+    let url = check_url(url, limits.allow_private)?;
+    match tokio::time::timeout(limits.timeout, exchange(url, None, credentials, limits)).await {
+        Ok(Ok((200..=299, v))) => Ok(v),
+        Ok(Ok((status, _))) => Err(FetchError::Status(status)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(FetchError::Timeout),
+    }
+}
+
+async fn exchange(
+    url: Url,
+    form: Option<&[(&str, &str)]>,
+    credentials: Credentials<'_>,
+    limits: &FetchLimits,
+) -> Result<(u16, serde_json::Value), FetchError> {
+    let addr = resolve(&url, limits.allow_private).await?;
+    let mut builder = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .no_proxy()
+        .timeout(limits.timeout)
+        .connect_timeout(limits.timeout)
+        .user_agent(concat!("dinhdanh/", env!("CARGO_PKG_VERSION")));
+    if let Some(Host::Domain(name)) = url.host() {
+        builder = builder.resolve(name, addr);
+    }
+    let client = builder.build().map_err(|e| FetchError::Unreachable(e.to_string()))?;
+    let mut request = match form {
+        Some(f) => client.post(url).form(f),
+        None => client.get(url),
+    };
+    request = request.header(reqwest::header::ACCEPT, "application/json");
+    request = match credentials {
+        Credentials::None => request,
+        Credentials::Basic { user, password } => {
+            let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            request.basic_auth(enc(user), Some(enc(password)))
+        }
+        Credentials::Bearer(token) => request.bearer_auth(token),
+    };
+    let transport = |e: reqwest::Error| {
+        if e.is_timeout() { FetchError::Timeout } else { FetchError::Unreachable(connect_problem(&e)) }
+    };
+    let mut response = request.send().await.map_err(transport)?;
+    let status = response.status();
+    if status.is_redirection() {
+        return Err(FetchError::Redirect);
+    }
+    if response.content_length().is_some_and(|n| n > limits.max_bytes as u64) {
+        return Err(FetchError::TooLarge(limits.max_bytes));
+    }
+    let mut body: Vec<u8> = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+        if body.len() + chunk.len() > limits.max_bytes {
+            return Err(FetchError::TooLarge(limits.max_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    match serde_json::from_slice(&body) {
+        Ok(v) => Ok((status.as_u16(), v)),
+        Err(_) if !status.is_success() => Err(FetchError::Status(status.as_u16())),
+        Err(_) => Err(FetchError::NotJson),
+    }
+}
+
 /// A short, client-safe reason for a transport failure.
 fn connect_problem(e: &reqwest::Error) -> String {
     if e.is_connect() {

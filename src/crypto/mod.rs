@@ -10,6 +10,7 @@ pub mod opaque;
 pub mod password;
 pub mod seal;
 pub mod totp;
+pub mod upstream_jwt;
 
 /// Digests that are not secrets themselves (PKCE, token digests, `at_hash`).
 pub mod digest {

@@ -29,6 +29,8 @@ pub enum Namespace {
     RateLimit,
     /// Single-use identifiers seen (client assertion `jti`s), kept until they expire.
     Replay,
+    /// Sign-ins in progress at an upstream identity provider, by the digest of `state`.
+    Broker,
 }
 
 impl Namespace {
@@ -42,6 +44,7 @@ impl Namespace {
             Self::AccessToken => "at",
             Self::RateLimit => "rl",
             Self::Replay => "rp",
+            Self::Broker => "br",
         }
     }
 }

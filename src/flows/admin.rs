@@ -337,7 +337,7 @@ pub struct NewPerson {
 }
 
 /// The current year for a Unix time (proleptic Gregorian, UTC).
-fn year_of(unix: i64) -> i32 {
+pub(crate) fn year_of(unix: i64) -> i32 {
     // Days since 1970-01-01 to civil year (Howard Hinnant's algorithm).
     let z = unix.div_euclid(86_400) + 719_468;
     let era = z.div_euclid(146_097);

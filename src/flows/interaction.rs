@@ -35,6 +35,8 @@ pub enum View {
         error: Option<LoginError>,
         /// Client display name.
         client_name: String,
+        /// Upstream identity providers offered: `(id, display name)`.
+        upstreams: Vec<(String, String)>,
     },
     /// The second-factor page (a TOTP code or a recovery code).
     SecondFactor {
@@ -170,6 +172,7 @@ async fn view_of(svc: &Services, ix: &Interaction, error: Option<LoginError>) ->
                 continue_as,
                 error,
                 client_name,
+                upstreams: super::broker::buttons(svc),
             }
         }
         Stage::SecondFactor { .. } => View::SecondFactor { csrf: ix.csrf.clone(), error, client_name },

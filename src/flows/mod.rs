@@ -19,6 +19,7 @@ pub mod account;
 pub mod admin;
 pub mod admin_api;
 pub mod authorize;
+pub mod broker;
 pub mod consents;
 pub mod interaction;
 pub mod introspect;

@@ -32,6 +32,15 @@ pub async fn userinfo(svc: &Services, access_token: &str, now: i64) -> Result<Ma
     let Some(client) = client else { return Err(invalid_token("the client is no longer registered")) };
     let mut out =
         claims::release_userinfo(&record.scope, &client.client.scope, &record.claims, &claims::person_claims(&person));
+    if client.client.claim_profile == crate::protocol::upstream::ClaimProfile::NationalPortal {
+        // The portal's claim names, for systems written against it; the personal number
+        // only with the `vn_pin` scope granted.
+        let portal =
+            crate::protocol::upstream::national_portal_claims(&person, &record.sub, record.scope.contains("vn_pin"));
+        for (k, v) in portal {
+            out.entry(k).or_insert(v);
+        }
+    }
     claim_policy::apply(&client.client, &person, &record.claims.userinfo_verified, &mut out, now);
     out.insert("sub".into(), record.sub.into());
     Ok(out)

@@ -22,6 +22,7 @@ mod account_consents;
 mod admin;
 mod admin_orgs;
 mod authorize;
+mod broker;
 pub mod cookies;
 mod discovery;
 mod logout;
@@ -224,6 +225,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::REGISTER, post(register::register))
         .route("/register/{client_id}", get(register::read).put(register::update).delete(register::delete))
         .merge(admin::routes())
+        .merge(broker::routes())
         .fallback(discovery::not_found)
         .route_layer(axum::middleware::from_fn(metrics::record))
         .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))

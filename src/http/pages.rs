@@ -179,6 +179,12 @@ struct LoginPage<'a> {
     continue_as: Option<&'a str>,
     error: Option<&'a str>,
     client_name: &'a str,
+    /// Upstream buttons: `(form action, label)`.
+    upstreams: Vec<(String, &'a str)>,
+    /// "Sign in with national e-ID" caption.
+    upstream_caption: &'static str,
+    /// "or, for officials".
+    officials_caption: &'static str,
 }
 
 #[derive(Template)]
@@ -233,7 +239,7 @@ pub(crate) fn status(code: u16) -> StatusCode {
 pub fn interaction(id: &str, view: &View, code: u16, locale: Locale) -> Response {
     let t = texts(locale);
     let body = match view {
-        View::Login { csrf, login_hint, continue_as, error, client_name } => LoginPage {
+        View::Login { csrf, login_hint, continue_as, error, client_name, upstreams } => LoginPage {
             t,
             action: format!("/interaction/{id}/login"),
             csrf,
@@ -245,6 +251,18 @@ pub fn interaction(id: &str, view: &View, code: u16, locale: Locale) -> Response
                 LoginError::InvalidCode => super::account::stepup_texts(locale).invalid_code,
             }),
             client_name,
+            upstreams: upstreams
+                .iter()
+                .map(|(u, name)| (format!("/interaction/{id}/upstream/{u}"), name.as_str()))
+                .collect(),
+            upstream_caption: match locale {
+                Locale::Vi => "Đăng nhập bằng tài khoản định danh điện tử",
+                Locale::En => "Sign in with national e-ID",
+            },
+            officials_caption: match locale {
+                Locale::Vi => "hoặc đăng nhập bằng tài khoản cán bộ",
+                Locale::En => "or sign in with an official's account",
+            },
         }
         .render(),
         View::SecondFactor { csrf, error, client_name } => {
@@ -264,6 +282,11 @@ pub fn interaction(id: &str, view: &View, code: u16, locale: Locale) -> Response
         .render(),
     };
     html(status(code), body)
+}
+
+/// Renders an error page with an already localised text and a technical detail.
+pub fn error_text(code: u16, text: &str, detail: &str, locale: Locale) -> Response {
+    html(status(code), ErrorPage { t: texts(locale), message: text, detail }.render())
 }
 
 /// Renders an error page. `message` is a known key (localised) or a protocol

@@ -164,6 +164,10 @@ pub struct Client {
     /// The client's privacy policy (https).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_uri: Option<String>,
+    /// Which claim names the client receives (`standard`, or `national_portal` for
+    /// systems written against the national public-service portal).
+    #[serde(default)]
+    pub claim_profile: super::upstream::ClaimProfile,
 }
 
 /// The grant types this server implements.
@@ -269,6 +273,9 @@ impl Client {
                     obj.insert(k.into(), v.clone().into());
                 }
             }
+            if self.claim_profile != super::upstream::ClaimProfile::Standard {
+                obj.insert("claim_profile".into(), self.claim_profile.as_str().into());
+            }
             if self.uses_secret() {
                 obj.insert("client_secret_expires_at".into(), 0.into());
             }
@@ -343,6 +350,8 @@ pub struct ClientMetadata {
     pub purpose: Option<String>,
     /// Privacy policy URL.
     pub policy_uri: Option<String>,
+    /// `standard` (default) or `national_portal` claim names.
+    pub claim_profile: Option<String>,
 }
 
 /// RFC 7591 §3.2.2 registration errors.
@@ -556,6 +565,11 @@ impl ClientMetadata {
                 return Err(meta(format!("{name} must be a positive number of seconds")));
             }
         }
+        let claim_profile = match self.claim_profile.as_deref() {
+            None => super::upstream::ClaimProfile::Standard,
+            Some(p) => super::upstream::ClaimProfile::parse(p)
+                .ok_or_else(|| meta(format!("claim_profile `{p}` is neither standard nor national_portal")))?,
+        };
         let id_token_signed_response_alg = match self.id_token_signed_response_alg.as_deref() {
             // OIDC Registration §2: "The default, if omitted, is RS256."
             None => SigningAlg::RS256,
@@ -636,6 +650,7 @@ impl ClientMetadata {
             allowed_claims,
             purpose: self.purpose.clone(),
             policy_uri,
+            claim_profile,
         })
     }
 }

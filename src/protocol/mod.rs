@@ -16,6 +16,7 @@ pub mod pkce;
 pub mod prompt;
 pub mod redirect_uri;
 pub mod scope;
+pub mod upstream;
 pub mod verified_claims;
 
 pub use error::{ErrorCode, OAuthError};

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 pub mod keys;
+pub mod links;
 pub mod orgs;
 pub mod receipts;
 pub mod second_factor;
@@ -58,6 +59,7 @@ pub async fn run_all(store: &dyn Store) {
     orgs::organisations(store).await;
     secrets(store).await;
     receipts::consent_receipts(store).await;
+    links::upstream_links(store).await;
 }
 
 fn family(id: &str) -> RefreshFamily {

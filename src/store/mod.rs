@@ -23,6 +23,8 @@ mod receipts;
 pub use receipts::{ConsentReceipt, ReceiptStore, Withdrawal};
 mod orgs;
 pub use orgs::{OrgStore, TAX_CODE_TAKEN, UNKNOWN_PARTY};
+mod links;
+pub use links::{LinkStore, UpstreamLink};
 
 /// Errors a store reports.
 #[derive(Debug, thiserror::Error)]
@@ -345,6 +347,7 @@ pub trait Store:
     + SecondFactorStore
     + ReceiptStore
     + OrgStore
+    + LinkStore
 {
 }
 impl<
@@ -358,7 +361,8 @@ impl<
         + InstanceStore
         + SecondFactorStore
         + ReceiptStore
-        + OrgStore,
+        + OrgStore
+        + LinkStore,
 > Store for T
 {
 }

@@ -26,6 +26,7 @@ const MAX_CONNECTIONS: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 mod keys;
+mod links;
 mod orgs;
 mod receipts;
 mod second_factor;
@@ -88,6 +89,13 @@ fn migrator() -> Migrator {
             "organisations".into(),
             MigrationType::Simple,
             include_str!("../../migrations/postgres/0008_organisations.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            10,
+            "upstream links".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0010_upstream_links.sql").into_sql_str(),
             false,
         ),
         Migration::new(

@@ -19,6 +19,7 @@ use crate::protocol::client::Client;
 use crate::protocol::scope::Scopes;
 
 mod keys;
+mod links;
 mod orgs;
 mod receipts;
 mod second_factor;
@@ -80,6 +81,13 @@ fn migrator() -> Migrator {
             "organisations".into(),
             MigrationType::Simple,
             include_str!("../../migrations/sqlite/0008_organisations.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            10,
+            "upstream links".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0010_upstream_links.sql").into_sql_str(),
             false,
         ),
         Migration::new(

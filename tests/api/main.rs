@@ -7,6 +7,7 @@
 mod admin_api;
 mod audit;
 mod backends;
+mod broker;
 mod browser;
 mod client_auth;
 mod code_flow;

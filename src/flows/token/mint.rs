@@ -177,6 +177,13 @@ pub fn id_token(
         for (k, v) in extra {
             obj.entry(k).or_insert(v);
         }
+        if client.claim_profile == crate::protocol::upstream::ClaimProfile::NationalPortal {
+            // The portal's claim names; never the personal number in an ID token (it is
+            // released by userinfo with the `vn_pin` scope).
+            for (k, v) in crate::protocol::upstream::national_portal_claims(person, sub, false) {
+                obj.entry(k).or_insert(v);
+            }
+        }
     }
     jwt::sign(&svc.keys, alg, TYP_JWT, &c).map_err(|_| OAuthError::server_error())
 }
