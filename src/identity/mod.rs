@@ -4,6 +4,7 @@
 pub mod assurance;
 pub mod person;
 pub mod personal_number;
+pub mod verification;
 
 pub use assurance::{Assurance, AssuranceLevel, AssuranceSource, Evidence};
 pub use person::{Person, PersonId, PersonStatus};

@@ -5,7 +5,9 @@ use std::sync::Arc;
 pub mod keys;
 
 use super::{RefreshFamily, RefreshLookup, Rotation, Store};
-use crate::identity::{Assurance, AssuranceLevel, AssuranceSource, Evidence, Person, PersonId, PersonStatus, PersonalNumber};
+use crate::identity::{
+    Assurance, AssuranceLevel, AssuranceSource, Evidence, Person, PersonId, PersonStatus, PersonalNumber,
+};
 use crate::protocol::client::ClientMetadata;
 use crate::protocol::scope::Scopes;
 
@@ -281,7 +283,11 @@ async fn people(store: &dyn Store) {
         level: AssuranceLevel::Level2,
         source: AssuranceSource::Upstream,
         verified_at: Some(99),
-        evidence: Some(Evidence::ElectronicRecord { upstream: "https://eid".into(), check_method: "bvr".into(), time: 98 }),
+        evidence: Some(Evidence::ElectronicRecord {
+            upstream: "https://eid".into(),
+            check_method: "bvr".into(),
+            time: 98,
+        }),
     };
     store.create_person(&v, None).await.unwrap();
     assert_eq!(store.find_person(&v.id).await.unwrap().unwrap(), v);

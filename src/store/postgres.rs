@@ -381,20 +381,18 @@ impl PersonStore for PostgresStore {
     }
 
     async fn find_person(&self, id: &PersonId) -> Result<Option<Person>, StoreError> {
-        let row = sqlx::query(
-            sqlx::AssertSqlSafe(format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = $1")),
-        )
-        .bind(&id.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(unavailable)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = $1")))
+            .bind(&id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
         row.map(|r| person_from_row(&r)).transpose().map_err(unavailable)
     }
 
     async fn find_login(&self, username: &str) -> Result<Option<(Person, Option<String>)>, StoreError> {
-        let row = sqlx::query(
-            sqlx::AssertSqlSafe(format!("SELECT {PERSON_COLUMNS}, password_hash FROM people WHERE username = $1")),
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PERSON_COLUMNS}, password_hash FROM people WHERE username = $1"
+        )))
         .bind(username)
         .fetch_optional(&self.pool)
         .await
@@ -405,9 +403,9 @@ impl PersonStore for PostgresStore {
     }
 
     async fn list_people(&self, after: Option<&PersonId>, limit: u32) -> Result<Vec<Person>, StoreError> {
-        let rows = sqlx::query(
-            sqlx::AssertSqlSafe(format!("SELECT {PERSON_COLUMNS} FROM people WHERE id > $1 ORDER BY id LIMIT $2")),
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {PERSON_COLUMNS} FROM people WHERE id > $1 ORDER BY id LIMIT $2"
+        )))
         .bind(after.map_or("", |p| p.0.as_str()))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
