@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 pub mod keys;
+pub mod verification;
 
 use super::{RefreshFamily, RefreshLookup, Rotation, Store};
 use crate::identity::{
@@ -51,6 +52,7 @@ pub async fn run_all(store: &dyn Store) {
     client_onboarding(store).await;
     people_admin(store).await;
     keys::signing_keys(store).await;
+    verification::cases(store).await;
     secrets(store).await;
 }
 

@@ -15,8 +15,10 @@ pub mod contract;
 mod keys;
 pub mod postgres;
 pub mod sqlite;
+mod verification;
 
 pub use keys::{KeyState, KeyStore, Retirement, StoredSigningKey};
+pub use verification::{CaseFilter, CaseWrite, VerificationStore};
 
 /// Errors a store reports.
 #[derive(Debug, thiserror::Error)]
@@ -328,10 +330,27 @@ pub trait AuditStore: Send + Sync {
 
 /// The whole durable port.
 pub trait Store:
-    ClientStore + PersonStore + ConsentStore + GrantStore + LogoutStore + KeyStore + AuditStore + InstanceStore
+    ClientStore
+    + PersonStore
+    + ConsentStore
+    + GrantStore
+    + LogoutStore
+    + KeyStore
+    + AuditStore
+    + InstanceStore
+    + VerificationStore
 {
 }
-impl<T: ClientStore + PersonStore + ConsentStore + GrantStore + LogoutStore + KeyStore + AuditStore + InstanceStore>
-    Store for T
+impl<
+    T: ClientStore
+        + PersonStore
+        + ConsentStore
+        + GrantStore
+        + LogoutStore
+        + KeyStore
+        + AuditStore
+        + InstanceStore
+        + VerificationStore,
+> Store for T
 {
 }

@@ -26,6 +26,7 @@ const MAX_CONNECTIONS: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 mod keys;
+mod verification;
 
 /// The migrations, in order. Append only: never edit a released file. Each one has a
 /// namesake in `migrations/sqlite/`.
@@ -78,6 +79,13 @@ fn migrator() -> Migrator {
             "person profile".into(),
             MigrationType::Simple,
             include_str!("../../migrations/postgres/0007_person_profile.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            9,
+            "verification".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0009_verification.sql").into_sql_str(),
             false,
         ),
     ])
@@ -1000,6 +1008,14 @@ mod tests {
     async fn concurrent_signing_keys_on_postgres() {
         with_fresh_db("concurrent_signing_keys_on_postgres", |s| async move {
             crate::store::contract::keys::concurrent_signing_keys(std::sync::Arc::new(s)).await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_verification_decisions_on_postgres() {
+        with_fresh_db("concurrent_verification_decisions_on_postgres", |s| async move {
+            crate::store::contract::verification::concurrent_decisions(std::sync::Arc::new(s)).await;
         })
         .await;
     }

@@ -19,6 +19,7 @@ use crate::protocol::client::Client;
 use crate::protocol::scope::Scopes;
 
 mod keys;
+mod verification;
 
 /// The migrations, in order. Append only: never edit a released file.
 fn migrator() -> Migrator {
@@ -70,6 +71,13 @@ fn migrator() -> Migrator {
             "person profile".into(),
             MigrationType::Simple,
             include_str!("../../migrations/sqlite/0007_person_profile.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            9,
+            "verification".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0009_verification.sql").into_sql_str(),
             false,
         ),
     ])
@@ -830,6 +838,12 @@ mod tests {
     async fn concurrent_audit_on_sqlite() {
         let (_dir, s) = fresh().await;
         super::super::contract::concurrent_audit(std::sync::Arc::new(s)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_verification_decisions_on_sqlite() {
+        let (_dir, s) = fresh().await;
+        super::super::contract::verification::concurrent_decisions(std::sync::Arc::new(s)).await;
     }
 
     #[tokio::test]
