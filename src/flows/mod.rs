@@ -27,6 +27,7 @@ pub mod registration;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
+pub mod verification;
 
 /// Everything a flow may use, built once by `app`.
 pub struct Services {

@@ -44,6 +44,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route(&p("/people/{id}/disable"), post(disable_person))
         .route(&p("/people/{id}/enable"), post(enable_person))
         .route(&p("/registration-tokens"), post(create_registration_token))
+        .merge(super::admin_verification::routes())
 }
 
 fn error(status: StatusCode, code: &str, description: &str) -> Response {
@@ -357,7 +358,7 @@ pub fn openapi_document(issuer: &str) -> Value {
     let c = SCOPE_CLIENTS;
     let pp = SCOPE_PEOPLE;
     let nullable_str = json!({"type": ["string", "null"]});
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "dinhdanh admin API",
@@ -486,5 +487,7 @@ pub fn openapi_document(issuer: &str) -> Value {
                     "max_uses": {"type": ["integer", "null"]}, "policy": schema("RegistrationPolicy")}},
             },
         },
-    })
+    });
+    super::admin_verification::document(&mut doc);
+    doc
 }

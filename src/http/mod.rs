@@ -18,6 +18,7 @@ use crate::flows::Services;
 use crate::protocol::discovery::paths;
 
 mod admin;
+mod admin_verification;
 mod authorize;
 pub mod cookies;
 mod discovery;
