@@ -55,9 +55,9 @@ pub enum VerificationAction {
         /// Document number.
         #[arg(long)]
         document_number: String,
-        /// Issuing authority.
+        /// Issuing authority of the document (`--issuer` is the server's own issuer URL).
         #[arg(long)]
-        issuer: String,
+        document_issuer: String,
         /// Issue date YYYY-MM-DD.
         #[arg(long)]
         issued: Option<String>,
@@ -177,7 +177,7 @@ pub async fn verification_command(config: &Config, now: i64, action: Verificatio
             level,
             document_type,
             document_number,
-            issuer,
+            document_issuer,
             issued,
             expires,
             check_method,
@@ -196,7 +196,7 @@ pub async fn verification_command(config: &Config, now: i64, action: Verificatio
                     evidence: vec![EvidenceItem {
                         document_type,
                         document_number,
-                        issuer,
+                        issuer: document_issuer,
                         date_of_issuance: issued,
                         date_of_expiry: expires,
                         attachments: attachment,
