@@ -408,11 +408,17 @@ async fn the_openapi_document_parses_and_lists_every_route() {
             "/clients/{id}",
             "/clients/{id}/disable",
             "/clients/{id}/enable",
+            "/officers/{id}",
             "/people",
             "/people/{id}",
             "/people/{id}/disable",
             "/people/{id}/enable",
             "/registration-tokens",
+            "/verification/cases",
+            "/verification/cases/{id}",
+            "/verification/cases/{id}/decisions",
+            "/verification/cases/{id}/evidence",
+            "/verification/cases/{id}/withdraw",
         ]
     );
     // Every documented operation exists (401 without a token, not 404/405), and every
@@ -432,7 +438,7 @@ async fn the_openapi_document_parses_and_lists_every_route() {
             assert_eq!(r.status(), 401, "{method} {path}");
         }
     }
-    assert_eq!(operations, 15);
+    assert_eq!(operations, 23);
 }
 
 #[tokio::test]

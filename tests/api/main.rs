@@ -23,3 +23,4 @@ mod rp_interop;
 mod tidy;
 mod tokens;
 mod userinfo;
+mod verification;
