@@ -40,6 +40,7 @@ pub enum OfficerAction {
 
 /// `dinhdanh verification …`.
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum VerificationAction {
     /// Open a case for a person at a counter, with the document checked.
     Open {

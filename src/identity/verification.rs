@@ -792,7 +792,8 @@ mod tests {
 
     #[test]
     fn evidence_validation_table() {
-        let rows: Vec<(&str, fn(&mut EvidenceItem), Result<(), VerificationError>)> = vec![
+        type Row = (&'static str, fn(&mut EvidenceItem), Result<(), VerificationError>);
+        let rows: Vec<Row> = vec![
             ("good", |_| {}, Ok(())),
             ("type", |e| e.document_type = "Thẻ".into(), Err(VerificationError::InvalidEvidence("document_type"))),
             ("number", |e| e.document_number = " ".into(), Err(VerificationError::InvalidEvidence("document_number"))),

@@ -172,7 +172,6 @@ fn person_from_row(r: &PgRow) -> Result<Person, sqlx::Error> {
         status: PersonStatus::parse(&r.try_get::<String, _>("status")?),
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
-        ..Person::new(PersonId(String::new()), 0)
     })
 }
 
