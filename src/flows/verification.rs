@@ -497,3 +497,135 @@ pub fn parse_state(raw: &str) -> Result<CaseState> {
         VerificationFlowError::Invalid("state must be submitted, in_review, approved, rejected or withdrawn".into())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::identity::Person;
+    use crate::store::sqlite::SqliteStore;
+
+    async fn store() -> (tempfile::TempDir, Arc<dyn Store>) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::connect(&format!("sqlite://{}", dir.path().join("v.sqlite").display())).await.unwrap();
+        s.migrate().await.unwrap();
+        (dir, Arc::new(s))
+    }
+
+    async fn person(store: &dyn Store, id: &str) -> PersonId {
+        let mut p = Person::new(PersonId(id.into()), 1);
+        p.username = Some(id.into());
+        store.create_person(&p, None).await.unwrap();
+        p.id
+    }
+
+    fn evidence() -> EvidenceItem {
+        EvidenceItem {
+            document_type: "vn_cccd".into(),
+            document_number: "001099000111".into(),
+            issuer: "Bộ Công an".into(),
+            date_of_issuance: None,
+            date_of_expiry: None,
+            attachments: vec![],
+            check_method: "pvp".into(),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn racing_second_approvals_close_once_and_the_loser_is_told_why() {
+        let (_dir, store) = store().await;
+        let citizen = person(store.as_ref(), "citizen").await;
+        let mut officers = Vec::new();
+        for id in ["o1", "o2", "o3", "o4", "o5"] {
+            let p = person(store.as_ref(), id).await;
+            set_officer(store.as_ref(), &Actor::Cli, &p, OfficerRole::Verifier, 1, None, 5).await.unwrap();
+            officers.push(p);
+        }
+        let req = OpenCase {
+            subject: Subject::Person(citizen.clone()),
+            level: AssuranceLevel::Level2,
+            office: Office { province: 1, commune: None },
+            evidence: vec![evidence()],
+        };
+        let o1 = officers[0].clone();
+        let case = open_case(store.as_ref(), &Actor::Person(o1.clone()), &o1, req, 10).await.unwrap();
+        let first = decide(store.as_ref(), &Actor::Person(o1.clone()), Some(&o1), &case.id, Outcome::Approve, None, 11)
+            .await
+            .unwrap();
+        assert_eq!(first.state, CaseState::InReview);
+        let tasks: Vec<_> = officers[1..]
+            .iter()
+            .cloned()
+            .map(|o| {
+                let (store, id) = (store.clone(), case.id.clone());
+                tokio::spawn(async move {
+                    decide(store.as_ref(), &Actor::Person(o.clone()), Some(&o), &id, Outcome::Approve, None, 12).await
+                })
+            })
+            .collect();
+        let mut approved = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(c) => {
+                    assert_eq!(c.state, CaseState::Approved);
+                    approved += 1;
+                }
+                Err(VerificationFlowError::Rule(VerificationError::Closed("approved"))) => {}
+                Err(other) => panic!("a racing officer must learn the case closed, got {other}"),
+            }
+        }
+        assert_eq!(approved, 1);
+        let stored = find_case(store.as_ref(), &case.id).await.unwrap();
+        assert_eq!((stored.state, stored.decisions.len()), (CaseState::Approved, 2));
+        let refusals = store
+            .audit_events(0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event.action == "verification.approve.refused" && e.event.detail["error"] == "case_closed")
+            .count();
+        assert_eq!(refusals, 3, "every losing officer's refusal is audited");
+        let p = store.find_person(&citizen).await.unwrap().unwrap();
+        assert_eq!(p.assurance.level, AssuranceLevel::Level2);
+    }
+
+    #[tokio::test]
+    async fn who_may_open_and_decide() {
+        let (_dir, store) = store().await;
+        let s = store.as_ref();
+        let citizen = person(s, "citizen").await;
+        let stranger = person(s, "stranger").await;
+        let req = |level| OpenCase {
+            subject: Subject::Person(citizen.clone()),
+            level,
+            office: Office { province: 1, commune: None },
+            evidence: vec![evidence()],
+        };
+        // Self-submission needs no officer record; someone else's needs one.
+        let own = open_case(s, &Actor::Person(citizen.clone()), &citizen, req(AssuranceLevel::Level1), 1).await;
+        assert_eq!(own.unwrap().opened_by, citizen);
+        let r = open_case(s, &Actor::Person(stranger.clone()), &stranger, req(AssuranceLevel::Level1), 1).await;
+        assert!(matches!(r, Err(VerificationFlowError::NotOfficer)), "{r:?}");
+        // A disabled officer decides nothing.
+        set_officer(s, &Actor::Cli, &stranger, OfficerRole::Supervisor, 1, None, 2).await.unwrap();
+        let case =
+            open_case(s, &Actor::Person(stranger.clone()), &stranger, req(AssuranceLevel::Level1), 3).await.unwrap();
+        let mut p = s.find_person(&stranger).await.unwrap().unwrap();
+        p.status = PersonStatus::Disabled;
+        s.update_person(&p, None).await.unwrap();
+        let r = decide(s, &Actor::Person(stranger.clone()), Some(&stranger), &case.id, Outcome::Approve, None, 4).await;
+        assert!(matches!(r, Err(VerificationFlowError::NotOfficer)), "{r:?}");
+        // No person: refused, never applied.
+        let r = decide(s, &Actor::Service("svc".into()), None, &case.id, Outcome::Approve, None, 4).await;
+        assert!(matches!(r, Err(VerificationFlowError::NoPerson)), "{r:?}");
+        assert_eq!(find_case(s, &case.id).await.unwrap().state, CaseState::Submitted);
+        // Bad officer scope input.
+        let r = set_officer(s, &Actor::Cli, &citizen, OfficerRole::Verifier, 0, None, 5).await;
+        assert!(matches!(r, Err(VerificationFlowError::Rule(VerificationError::InvalidProvince))));
+        let r = set_officer(s, &Actor::Cli, &citizen, OfficerRole::Verifier, 1, Some("x y".into()), 5).await;
+        assert!(matches!(r, Err(VerificationFlowError::Invalid(_))));
+        assert_eq!(parse_level("2").unwrap(), AssuranceLevel::Level2);
+        assert!(parse_level("3").is_err());
+    }
+}

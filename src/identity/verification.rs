@@ -514,8 +514,9 @@ pub fn decide(
         return Err(VerificationError::InvalidReason);
     }
     let approvers = |c: &VerificationCase| {
-        let mut who: Vec<&PersonId> =
-            c.decisions.iter().filter(|d| d.outcome == Outcome::Approve).map(|d| &d.officer).collect();
+        let mut who: Vec<&str> =
+            c.decisions.iter().filter(|d| d.outcome == Outcome::Approve).map(|d| d.officer.0.as_str()).collect();
+        who.sort_unstable();
         who.dedup();
         who.len()
     };
