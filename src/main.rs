@@ -16,6 +16,8 @@ use dinhdanh::outbound::FetchLimits;
 use dinhdanh::protocol::client::ClientMetadata;
 use dinhdanh::store::{ClientRecord, ClientStatus};
 
+mod cli_verification;
+
 #[derive(Parser)]
 #[command(name = "dinhdanh", version, about = "Electronic-identity OpenID Connect Provider")]
 struct Cli {
@@ -68,6 +70,16 @@ enum Command {
     Org {
         #[command(subcommand)]
         action: OrgAction,
+    },
+    /// Verification officers: who may decide cases, in which province and commune.
+    Officer {
+        #[command(subcommand)]
+        action: cli_verification::OfficerAction,
+    },
+    /// Verification cases: open, list, decide (four-eyes for level 2), withdraw.
+    Verification {
+        #[command(subcommand)]
+        action: cli_verification::VerificationAction,
     },
 }
 
@@ -546,6 +558,8 @@ async fn run(cli: Cli) -> ExitCode {
         Command::User { action } => user_command(&config, clock.now(), action).await,
         Command::Keys { action } => keys_command(&config, clock.now(), action).await,
         Command::Org { action } => org_command(&config, clock.now(), action).await,
+        Command::Officer { action } => cli_verification::officer_command(&config, clock.now(), action).await,
+        Command::Verification { action } => cli_verification::verification_command(&config, clock.now(), action).await,
         Command::Audit { action: AuditAction::Verify } => {
             let store = match dinhdanh::app::open_store(&config).await {
                 Ok(s) => s,

@@ -1,8 +1,9 @@
 //! Who may call the admin REST API: the bearer of an access token dinhdanh issued
 //! through client credentials (a service, not a person), to audience the issuer or the
 //! API's own URL, carrying the operation's admin scope, whose client is still active and
-//! still registered for that scope. The operations themselves are `flows::admin`'s,
-//! shared with the CLI.
+//! still registered for that scope. For `admin:verification` only, a person-bound token
+//! from the authorization-code flow is accepted too: the person is the acting officer.
+//! The operations themselves are `flows::admin`'s, shared with the CLI.
 
 use super::Services;
 use super::token::mint::{AccessTokenRecord, find_access_token};
@@ -40,7 +41,9 @@ pub async fn authorize(
         }
     })?;
     let Some(record) = record else { return Err(Refusal::InvalidToken("the access token is not valid")) };
-    if record.person_id.is_some() {
+    // Person-bound tokens (authorization-code flow) open only the verification
+    // operations, where the person is the acting officer (`flows::verification`).
+    if record.person_id.is_some() && scope != super::verification::SCOPE_VERIFICATION {
         return Err(Refusal::InvalidToken("the admin API takes client-credentials tokens of a service client"));
     }
     let api = format!("{}{BASE_PATH}", svc.config.issuer);

@@ -32,6 +32,7 @@ pub mod revoke;
 pub mod stepup;
 pub mod token;
 pub mod userinfo;
+pub mod verification;
 
 /// Everything a flow may use, built once by `app`.
 pub struct Services {

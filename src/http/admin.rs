@@ -45,6 +45,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route(&p("/people/{id}/enable"), post(enable_person))
         .route(&p("/registration-tokens"), post(create_registration_token))
         .merge(super::admin_orgs::routes())
+        .merge(super::admin_verification::routes())
 }
 
 pub(super) fn error(status: StatusCode, code: &str, description: &str) -> Response {
@@ -490,5 +491,6 @@ pub fn openapi_document(issuer: &str) -> Value {
         },
     });
     super::admin_orgs::extend_openapi(&mut doc);
+    super::admin_verification::document(&mut doc);
     doc
 }

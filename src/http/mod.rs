@@ -21,6 +21,7 @@ mod account;
 mod account_consents;
 mod admin;
 mod admin_orgs;
+mod admin_verification;
 mod authorize;
 mod broker;
 pub mod cookies;

@@ -8,6 +8,7 @@ pub mod person;
 pub mod personal_number;
 pub mod representation;
 pub mod tax_code;
+pub mod verification;
 
 pub use assurance::{Assurance, AssuranceLevel, AssuranceSource, Evidence};
 pub use legacy_id::{LegacyIdError, LegacyIdNumber};

@@ -7,6 +7,7 @@ pub mod links;
 pub mod orgs;
 pub mod receipts;
 pub mod second_factor;
+pub mod verification;
 
 use super::{RefreshFamily, RefreshLookup, Rotation, Store};
 use crate::identity::{
@@ -57,6 +58,7 @@ pub async fn run_all(store: &dyn Store) {
     keys::signing_keys(store).await;
     second_factor::second_factor(store).await;
     orgs::organisations(store).await;
+    verification::cases(store).await;
     secrets(store).await;
     receipts::consent_receipts(store).await;
     links::upstream_links(store).await;

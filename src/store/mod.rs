@@ -25,6 +25,8 @@ mod orgs;
 pub use orgs::{OrgStore, TAX_CODE_TAKEN, UNKNOWN_PARTY};
 mod links;
 pub use links::{LinkStore, UpstreamLink};
+mod verification;
+pub use verification::{CaseFilter, CaseWrite, VerificationStore};
 
 /// Errors a store reports.
 #[derive(Debug, thiserror::Error)]
@@ -348,6 +350,7 @@ pub trait Store:
     + ReceiptStore
     + OrgStore
     + LinkStore
+    + VerificationStore
 {
 }
 impl<
@@ -362,7 +365,8 @@ impl<
         + SecondFactorStore
         + ReceiptStore
         + OrgStore
-        + LinkStore,
+        + LinkStore
+        + VerificationStore,
 > Store for T
 {
 }

@@ -30,6 +30,7 @@ mod links;
 mod orgs;
 mod receipts;
 mod second_factor;
+mod verification;
 
 /// The migrations, in order. Append only: never edit a released file. Each one has a
 /// namesake in `migrations/sqlite/`.
@@ -89,6 +90,13 @@ fn migrator() -> Migrator {
             "organisations".into(),
             MigrationType::Simple,
             include_str!("../../migrations/postgres/0008_organisations.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            9,
+            "verification".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0009_verification.sql").into_sql_str(),
             false,
         ),
         Migration::new(
@@ -1049,6 +1057,14 @@ mod tests {
     async fn concurrent_upstream_upsert_on_postgres() {
         with_fresh_db("concurrent_upstream_upsert_on_postgres", |s| async move {
             crate::store::contract::orgs::concurrent_upstream_upsert(std::sync::Arc::new(s)).await;
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_verification_decisions_on_postgres() {
+        with_fresh_db("concurrent_verification_decisions_on_postgres", |s| async move {
+            crate::store::contract::verification::concurrent_decisions(std::sync::Arc::new(s)).await;
         })
         .await;
     }

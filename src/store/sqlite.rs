@@ -23,6 +23,7 @@ mod links;
 mod orgs;
 mod receipts;
 mod second_factor;
+mod verification;
 
 /// The migrations, in order. Append only: never edit a released file.
 fn migrator() -> Migrator {
@@ -81,6 +82,13 @@ fn migrator() -> Migrator {
             "organisations".into(),
             MigrationType::Simple,
             include_str!("../../migrations/sqlite/0008_organisations.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            9,
+            "verification".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0009_verification.sql").into_sql_str(),
             false,
         ),
         Migration::new(
@@ -874,6 +882,12 @@ mod tests {
     async fn concurrent_upstream_upsert_on_sqlite() {
         let (_dir, s) = fresh().await;
         super::super::contract::orgs::concurrent_upstream_upsert(std::sync::Arc::new(s)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_verification_decisions_on_sqlite() {
+        let (_dir, s) = fresh().await;
+        super::super::contract::verification::concurrent_decisions(std::sync::Arc::new(s)).await;
     }
 
     #[tokio::test]

@@ -411,12 +411,18 @@ async fn the_openapi_document_parses_and_lists_every_route() {
             "/orgs",
             "/orgs/{id}",
             "/orgs/{id}/representations",
+            "/officers/{id}",
             "/people",
             "/people/{id}",
             "/people/{id}/disable",
             "/people/{id}/enable",
             "/registration-tokens",
             "/representations/{id}/revoke",
+            "/verification/cases",
+            "/verification/cases/{id}",
+            "/verification/cases/{id}/decisions",
+            "/verification/cases/{id}/evidence",
+            "/verification/cases/{id}/withdraw",
         ]
     );
     // Every documented operation exists (401 without a token, not 404/405), and every
@@ -436,7 +442,7 @@ async fn the_openapi_document_parses_and_lists_every_route() {
             assert_eq!(r.status(), 401, "{method} {path}");
         }
     }
-    assert_eq!(operations, 21);
+    assert_eq!(operations, 29);
 }
 
 #[tokio::test]

@@ -26,4 +26,5 @@ mod stepup;
 mod tidy;
 mod tokens;
 mod userinfo;
+mod verification;
 mod verified_claims;
