@@ -15,11 +15,10 @@ pub const MAX_OTP_FAILURES: u64 = 10;
 /// The window of [`MAX_OTP_FAILURES`].
 pub const OTP_WINDOW: i64 = 15 * 60;
 
-/// Whether an upstream national e-ID broker is configured, so that e-ID levels can be
-/// reached. The broker (another part) replaces this body with its own configuration
-/// check; until then only local levels are reachable.
-pub fn eid_upstream_configured(_svc: &Services) -> bool {
-    false
+/// Whether an upstream national e-ID provider is configured (`[[upstream]]`), so that
+/// e-ID levels can be reached through the broker.
+pub fn eid_upstream_configured(svc: &Services) -> bool {
+    !svc.config.upstreams.is_empty()
 }
 
 /// The authentication contexts some sign-in method of this deployment can achieve: local
