@@ -112,6 +112,12 @@ pub struct Settings {
     /// Log format: `text` or `json`.
     #[arg(long, env = "DINHDANH_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// Longest one PostgreSQL statement may run before the server cancels it, milliseconds.
+    #[arg(long, env = "DINHDANH_DATABASE_STATEMENT_TIMEOUT_MS", global = true)]
+    pub database_statement_timeout_ms: Option<u64>,
+    /// OpenTelemetry trace export over OTLP/HTTP (`http://collector:4318`); absent: none.
+    #[arg(long, env = "DINHDANH_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Settings {
@@ -150,6 +156,8 @@ impl Settings {
             allow_private_fetch: self.allow_private_fetch.or(lower.allow_private_fetch),
             fetch_timeout_ms: self.fetch_timeout_ms.or(lower.fetch_timeout_ms),
             log_format: self.log_format.or(lower.log_format),
+            database_statement_timeout_ms: self.database_statement_timeout_ms.or(lower.database_statement_timeout_ms),
+            otlp_endpoint: self.otlp_endpoint.or(lower.otlp_endpoint),
         }
     }
 
@@ -252,6 +260,10 @@ pub struct Config {
     pub fetch_timeout: Duration,
     /// Log format.
     pub log_format: LogFormat,
+    /// Bound on one PostgreSQL statement (`statement_timeout` of every pooled connection).
+    pub database_statement_timeout: Duration,
+    /// OTLP/HTTP collector base URL for trace export (`None`: no exporter).
+    pub otlp_endpoint: Option<String>,
 }
 
 /// Defaults, the single source the README's configuration table is written from.
@@ -303,6 +315,8 @@ pub mod defaults {
     pub const SHUTDOWN_DRAIN_MS: u64 = 2_000;
     /// `DINHDANH_SHUTDOWN_TIMEOUT_MS`
     pub const SHUTDOWN_TIMEOUT_MS: u64 = 10_000;
+    /// `DINHDANH_DATABASE_STATEMENT_TIMEOUT_MS`
+    pub const DATABASE_STATEMENT_TIMEOUT_MS: u64 = 5_000;
 }
 
 impl Config {
@@ -452,6 +466,15 @@ impl Config {
             allow_private_fetch: s.allow_private_fetch.unwrap_or(false),
             fetch_timeout,
             log_format,
+            database_statement_timeout: millis(
+                "DINHDANH_DATABASE_STATEMENT_TIMEOUT_MS",
+                s.database_statement_timeout_ms,
+                defaults::DATABASE_STATEMENT_TIMEOUT_MS,
+            )?,
+            otlp_endpoint: match s.otlp_endpoint.filter(|e| !e.trim().is_empty()) {
+                Some(e) => Some(validate_otlp_endpoint(&e)?),
+                None => None,
+            },
         })
     }
 
@@ -464,6 +487,20 @@ impl Config {
     pub fn database_kind(&self) -> DatabaseKind {
         DatabaseKind::of(&self.database_url).unwrap_or(DatabaseKind::Sqlite)
     }
+}
+
+/// An OTLP/HTTP collector base URL: `http` or `https`, a host, no query or fragment.
+/// Returned without a trailing slash (`/v1/traces` is appended by the exporter).
+fn validate_otlp_endpoint(raw: &str) -> Result<String, ConfigError> {
+    let name = "DINHDANH_OTLP_ENDPOINT";
+    let url = Url::parse(raw.trim()).map_err(|e| bad(name, format!("`{raw}` is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad(name, "must be an http(s) URL with a host, e.g. http://collector:4318"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(bad(name, "must not carry a query, fragment or credentials"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// The durable store a `DINHDANH_DATABASE_URL` selects.
@@ -683,6 +720,39 @@ mod tests {
             let e = Config::from_settings(s).unwrap_err();
             assert_eq!(e.setting, name, "{e}");
             assert!(!e.to_string().contains(kek));
+        }
+    }
+
+    #[test]
+    fn statement_timeout_and_otlp_endpoint() {
+        let c = Config::from_settings(Settings::default()).unwrap();
+        assert_eq!(c.database_statement_timeout, Duration::from_millis(defaults::DATABASE_STATEMENT_TIMEOUT_MS));
+        assert_eq!(c.otlp_endpoint, None);
+        let c = Config::from_settings(Settings {
+            database_statement_timeout_ms: Some(750),
+            otlp_endpoint: Some("http://collector:4318/".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.database_statement_timeout, Duration::from_millis(750));
+        assert_eq!(c.otlp_endpoint.as_deref(), Some("http://collector:4318"));
+        for (s, name) in [
+            (
+                Settings { database_statement_timeout_ms: Some(0), ..Default::default() },
+                "DINHDANH_DATABASE_STATEMENT_TIMEOUT_MS",
+            ),
+            (Settings { otlp_endpoint: Some("collector:4318".into()), ..Default::default() }, "DINHDANH_OTLP_ENDPOINT"),
+            (
+                Settings { otlp_endpoint: Some("ftp://collector".into()), ..Default::default() },
+                "DINHDANH_OTLP_ENDPOINT",
+            ),
+            (
+                Settings { otlp_endpoint: Some("http://c:4318/?k=v".into()), ..Default::default() },
+                "DINHDANH_OTLP_ENDPOINT",
+            ),
+        ] {
+            let e = Config::from_settings(s).unwrap_err();
+            assert_eq!(e.setting, name, "{e}");
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod keys;
 pub mod logout;
 pub mod registration;
 pub mod revoke;
+pub mod seed;
 pub mod token;
 pub mod userinfo;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Row, SqlSafeStr};
 
 use super::{
@@ -103,12 +103,29 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DB`)
     /// and checks one connection; `Unavailable` within a few seconds if the server is
-    /// down, refuses, or does not answer.
+    /// down, refuses, or does not answer. Statements are bounded by the default
+    /// `DINHDANH_DATABASE_STATEMENT_TIMEOUT_MS` (see [`PostgresStore::connect_with`]).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let default = Duration::from_millis(crate::config::defaults::DATABASE_STATEMENT_TIMEOUT_MS);
+        Self::connect_with(url, default).await
+    }
+
+    /// As [`PostgresStore::connect`], with every pooled connection's `statement_timeout`
+    /// set to `statement_timeout` (through the startup options, so it holds for each new
+    /// connection): a statement stalled on a lock or a slow plan is cancelled by the
+    /// server and reported as `Unavailable`, and its connection returns to the pool.
+    pub async fn connect_with(url: &str, statement_timeout: Duration) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url.parse().map_err(unavailable)?;
+        Self::open(options, statement_timeout).await
+    }
+
+    async fn open(options: PgConnectOptions, statement_timeout: Duration) -> Result<Self, StoreError> {
+        let millis = statement_timeout.as_millis().max(1).to_string();
+        let options = options.options([("statement_timeout", millis.as_str())]);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(|e| match e {
                 sqlx::Error::PoolTimedOut => StoreError::Unavailable(format!(
@@ -164,7 +181,6 @@ fn person_from_row(r: &PgRow) -> Result<Person, sqlx::Error> {
         status: PersonStatus::parse(&r.try_get::<String, _>("status")?),
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
-        ..Person::new(PersonId(String::new()), 0)
     })
 }
 
@@ -1035,6 +1051,38 @@ mod tests {
         });
         assert_connect_fails_fast(&format!("postgres://postgres@127.0.0.1:{port}/postgres")).await;
         hold.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn statement_timeout_bounds_a_stalled_statement() {
+        with_fresh_db("statement_timeout_bounds_a_stalled_statement", |s| async move {
+            let shown: String = sqlx::query_scalar("SHOW statement_timeout").fetch_one(&s.pool).await.unwrap();
+            assert_eq!(shown, "5s", "the default bound applies to every pooled connection");
+            let short =
+                PostgresStore::open((*s.pool.connect_options()).clone(), Duration::from_millis(300)).await.unwrap();
+            let shown: String = sqlx::query_scalar("SHOW statement_timeout").fetch_one(&short.pool).await.unwrap();
+            assert_eq!(shown, "300ms");
+            // Another connection holds the people table: sign-in lookups wait on the lock.
+            let mut holder = s.pool.begin().await.unwrap();
+            sqlx::query("LOCK TABLE people IN ACCESS EXCLUSIVE MODE").execute(&mut *holder).await.unwrap();
+            let watch = crate::clock::Stopwatch::start();
+            let stalled = tokio::time::timeout(Duration::from_secs(5), short.find_login("someone"))
+                .await
+                .expect("the statement timeout did not end the stalled lookup");
+            assert!(matches!(stalled, Err(StoreError::Unavailable(_))), "{stalled:?}");
+            assert!(watch.elapsed() < Duration::from_secs(3), "took {:?}", watch.elapsed());
+            // A plain slow statement ends the same way.
+            let slept = sqlx::query("SELECT pg_sleep(10)").execute(&short.pool).await.map_err(unavailable);
+            assert!(matches!(slept, Err(StoreError::Unavailable(_))), "{slept:?}");
+            holder.rollback().await.unwrap();
+            // The pool keeps working: every connection is still usable.
+            for _ in 0..(MAX_CONNECTIONS + 2) {
+                assert!(short.find_login("someone").await.unwrap().is_none());
+            }
+            short.ping().await.unwrap();
+            short.pool.close().await;
+        })
+        .await;
     }
 
     fn sql_files(dir: &Path) -> Vec<String> {

@@ -20,6 +20,7 @@ mod multi_node;
 mod registration;
 mod resilience;
 mod rp_interop;
+mod telemetry;
 mod tidy;
 mod tokens;
 mod userinfo;
