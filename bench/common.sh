@@ -43,9 +43,11 @@ need psql "postgresql-client"
 need python3 "python3"
 
 build() {
+  if [ -n "${BIN:-}" ]; then echo "== using BIN=$BIN (no build)" >&2; return; fi
   echo "== building ($PROFILE)" >&2
   (cd "$ROOT" && cargo build --quiet --profile "$PROFILE" --bin dinhdanh)
-  BIN="$ROOT/target/$PROFILE/dinhdanh"
+  local dir="$PROFILE"; [ "$PROFILE" = dev ] && dir=debug
+  BIN="$ROOT/target/$dir/dinhdanh"
 }
 
 # The environment every dinhdanh command of the run shares.

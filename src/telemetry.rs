@@ -141,6 +141,9 @@ where
         .with_location(false)
         .with_threads(false)
         .with_tracked_inactivity(false)
+        // Spans start when they close, so the route template and status recorded inside
+        // the router still name them (nothing here reads the OpenTelemetry context).
+        .with_context_activation(false)
 }
 
 /// Installs the process-wide subscriber: logs to standard error (text or JSON) filtered by

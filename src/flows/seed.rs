@@ -2,8 +2,9 @@
 //! synthetic people for load and scale tests. Usernames `seed-000001…`, one shared
 //! password hashed **once** (argon2id at the configured parameters, so sign-in costs what
 //! it costs in production), personal numbers valid per the rules (province 001, born
-//! 1960-1999, unique sequence). Writes go through the `PersonStore` port, many at once;
-//! people that already exist are skipped, so an interrupted run can simply be repeated.
+//! 1960-1999, unique sequence). Writes go through the `PersonStore` port, one batch per
+//! transaction (`create_people`); people that already exist are skipped, so an
+//! interrupted run can simply be repeated.
 
 use std::sync::Arc;
 
@@ -11,8 +12,6 @@ use crate::crypto::password::PasswordHasher;
 use crate::identity::{Person, PersonId, PersonalNumber};
 use crate::store::{Store, StoreError};
 
-/// Inserts in flight at once (below the PostgreSQL pool size of one node).
-const CONCURRENCY: usize = 12;
 /// Most people one run may seed: the personal-number scheme below has room for 40 million.
 pub const MAX_PEOPLE: u64 = 40_000_000;
 
@@ -64,8 +63,8 @@ pub fn person(n: u64, now: i64) -> Result<Person, SeedError> {
     })
 }
 
-/// Seeds people `1..=count` with `password`, `batch` at a time (progress is reported to
-/// `progress` after each batch with the number done so far).
+/// Seeds people `1..=count` with `password` (hashed once), `batch` per transaction
+/// (progress is reported to `progress` after each batch with the number done so far).
 pub async fn seed_people(
     store: Arc<dyn Store>,
     hasher: &PasswordHasher,
@@ -81,33 +80,15 @@ pub async fn seed_people(
     if batch == 0 {
         return Err(SeedError::Invalid("--batch must be at least 1".into()));
     }
-    let hash: Arc<str> = hasher.hash(password.to_owned()).await?.into();
+    let hash = hasher.hash(password.to_owned()).await?;
     let mut report = SeedReport { created: 0, existing: 0 };
     let mut start = 1;
     while start <= count {
-        let end = count.min(start + batch - 1);
-        let mut workers = tokio::task::JoinSet::new();
-        for lane in 0..CONCURRENCY as u64 {
-            let (store, hash) = (store.clone(), hash.clone());
-            workers.spawn(async move {
-                let mut done = SeedReport { created: 0, existing: 0 };
-                let mut n = start + lane;
-                while n <= end {
-                    match store.create_person(&person(n, now)?, Some(&hash)).await {
-                        Ok(()) => done.created += 1,
-                        Err(StoreError::Conflict(_)) => done.existing += 1,
-                        Err(e) => return Err(SeedError::Store(e)),
-                    }
-                    n += CONCURRENCY as u64;
-                }
-                Ok(done)
-            });
-        }
-        while let Some(joined) = workers.join_next().await {
-            let done = joined.map_err(|e| SeedError::Invalid(format!("seed worker: {e}")))??;
-            report.created += done.created;
-            report.existing += done.existing;
-        }
+        let end = count.min(start.saturating_add(batch - 1));
+        let people = (start..=end).map(|n| person(n, now)).collect::<Result<Vec<_>, _>>()?;
+        let created = store.create_people(&people, Some(&hash)).await?;
+        report.created += created;
+        report.existing += people.len() as u64 - created;
         progress(end);
         start = end + 1;
     }

@@ -396,6 +396,55 @@ impl PersonStore for PostgresStore {
         Ok(())
     }
 
+    async fn create_people(&self, people: &[Person], password_hash: Option<&str>) -> Result<u64, StoreError> {
+        if people.is_empty() {
+            return Ok(0);
+        }
+        let text = |f: &dyn Fn(&Person) -> Option<String>| people.iter().map(f).collect::<Vec<Option<String>>>();
+        let int = |f: &dyn Fn(&Person) -> Option<i64>| people.iter().map(f).collect::<Vec<Option<i64>>>();
+        let flag = |f: &dyn Fn(&Person) -> bool| people.iter().map(f).collect::<Vec<bool>>();
+        // One statement over column arrays: a batch is one round trip and one commit.
+        let done = sqlx::query(
+            "INSERT INTO people (id, username, password_hash, name, email, email_verified, phone, phone_verified, \
+             address, personal_number, birthdate, gender, nationality, assurance_level, assurance_source, \
+             assurance_time, assurance_evidence, status, created_at, updated_at) \
+             SELECT t.id, t.username, $1, t.name, t.email, t.email_verified, t.phone, t.phone_verified, t.address, \
+             t.personal_number, t.birthdate, t.gender, t.nationality, t.assurance_level, t.assurance_source, \
+             t.assurance_time, t.assurance_evidence, t.status, t.created_at, t.updated_at \
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::bool[], \
+             $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[], \
+             $16::bigint[], $17::text[], $18::text[], $19::bigint[], $20::bigint[]) \
+             AS t(id, username, name, email, email_verified, phone, phone_verified, address, personal_number, \
+             birthdate, gender, nationality, assurance_level, assurance_source, assurance_time, \
+             assurance_evidence, status, created_at, updated_at) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(password_hash)
+        .bind(text(&|p| Some(p.id.0.clone())))
+        .bind(text(&|p| p.username.clone()))
+        .bind(text(&|p| p.name.clone()))
+        .bind(text(&|p| p.email.clone()))
+        .bind(flag(&|p| p.email_verified))
+        .bind(text(&|p| p.phone.clone()))
+        .bind(flag(&|p| p.phone_verified))
+        .bind(text(&|p| p.address.clone()))
+        .bind(text(&|p| p.personal_number.as_ref().map(|n| n.as_str().to_owned())))
+        .bind(text(&|p| p.birthdate.clone()))
+        .bind(text(&|p| p.gender.clone()))
+        .bind(text(&|p| p.nationality.clone()))
+        .bind(int(&|p| Some(p.assurance.level.as_i64())))
+        .bind(text(&|p| Some(p.assurance.source.as_str().to_owned())))
+        .bind(int(&|p| p.assurance.verified_at))
+        .bind(text(&|p| evidence_text(&p.assurance)))
+        .bind(text(&|p| Some(p.status.as_str().to_owned())))
+        .bind(int(&|p| Some(p.created_at)))
+        .bind(int(&|p| Some(p.updated_at)))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected())
+    }
+
     async fn find_person(&self, id: &PersonId) -> Result<Option<Person>, StoreError> {
         let row = sqlx::query(
             sqlx::AssertSqlSafe(format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = $1")),
