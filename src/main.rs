@@ -1,4 +1,4 @@
-//! The `dinhdanh` command: `serve` (the default), `migrate`, `client …`, `user …`,
+//! The `dinhdanh` command: `serve` (the default), `migrate`, `client …`, `user …`, `dev seed`,
 //! `registration token create`, `admin bootstrap`, `keys list|rotate|retire`. Reads configuration (flags > `DINHDANH_*` > `dinhdanh.toml` > defaults),
 //! then hands over to `app`.
 

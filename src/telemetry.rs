@@ -153,25 +153,29 @@ where
 
 /// Installs the process-wide subscriber: logs to standard error (text or JSON) filtered by
 /// `RUST_LOG` (default `info,sqlx=warn`), plus OpenTelemetry export when `otlp_endpoint`
-/// is set. Without it no exporter, thread or client exists. Call inside the runtime.
+/// is set. Without it no exporter, thread or client exists. Each has its own filter, so a
+/// quiet log level does not silence traces: export takes this crate's spans and events
+/// at `info` and above. Call inside the runtime.
 pub fn init_tracing(format: crate::config::LogFormat, otlp_endpoint: Option<&str>) -> Result<(), TraceExportError> {
+    use tracing_subscriber::Layer as _;
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let otel = match otlp_provider_for(otlp_endpoint)? {
         Some(provider) => {
-            let layer = otlp_layer(&provider);
+            let traced = tracing_subscriber::filter::Targets::new().with_target("dinhdanh", tracing::Level::INFO);
+            let layer = otlp_layer(&provider).with_filter(traced);
             let _ = PROVIDER.set(provider);
             Some(layer)
         }
         None => None,
     };
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let registry = tracing_subscriber::registry().with(filter).with(otel);
+    let registry = tracing_subscriber::registry().with(otel);
     let _ = match format {
-        crate::config::LogFormat::Json => registry.with(fmt.json()).try_init(),
-        crate::config::LogFormat::Text => registry.with(fmt).try_init(),
+        crate::config::LogFormat::Json => registry.with(fmt.json().with_filter(filter)).try_init(),
+        crate::config::LogFormat::Text => registry.with(fmt.with_filter(filter)).try_init(),
     };
     Ok(())
 }
