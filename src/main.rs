@@ -586,6 +586,9 @@ async fn run(cli: Cli) -> ExitCode {
 /// `dinhdanh keys …`: works on the database the servers share; they see a change at
 /// their next key reload (DINHDANH_KEY_RELOAD_INTERVAL).
 async fn seed_command(config: &Config, now: i64, people: u64, batch: u64, password: &str) -> ExitCode {
+    if !config.dev_keys {
+        return fail("dev seed: refused with DINHDANH_DEV_KEYS=false, which marks a production configuration");
+    }
     let store = match dinhdanh::app::open_store(config).await {
         Ok(s) => s,
         Err(e) => return fail(e),
