@@ -55,7 +55,7 @@ pub enum StartError {
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     Ok(match config.database_kind() {
         DatabaseKind::Postgres => {
-            let store = PostgresStore::connect(&config.database_url).await?;
+            let store = PostgresStore::connect_with(&config.database_url, config.database_statement_timeout).await?;
             store.migrate().await?;
             Arc::new(store)
         }

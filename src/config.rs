@@ -121,6 +121,12 @@ pub struct Settings {
     #[arg(skip)]
     #[serde(default)]
     pub upstream: Option<Vec<upstream::UpstreamSettings>>,
+    /// Longest one PostgreSQL statement may run before the server cancels it, milliseconds.
+    #[arg(long, env = "DINHDANH_DATABASE_STATEMENT_TIMEOUT_MS", global = true)]
+    pub database_statement_timeout_ms: Option<u64>,
+    /// OpenTelemetry trace export over OTLP/HTTP (`http://collector:4318`); absent: none.
+    #[arg(long, env = "DINHDANH_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Settings {
@@ -161,6 +167,8 @@ impl Settings {
             log_format: self.log_format.or(lower.log_format),
             upstreams_file: self.upstreams_file.or(lower.upstreams_file),
             upstream: self.upstream.or(lower.upstream),
+            database_statement_timeout_ms: self.database_statement_timeout_ms.or(lower.database_statement_timeout_ms),
+            otlp_endpoint: self.otlp_endpoint.or(lower.otlp_endpoint),
         }
     }
 
@@ -265,6 +273,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Upstream identity providers we broker (national e-ID first).
     pub upstreams: Vec<upstream::UpstreamConfig>,
+    /// Bound on one PostgreSQL statement (`statement_timeout` of every pooled connection).
+    pub database_statement_timeout: Duration,
+    /// OTLP/HTTP collector base URL for trace export (`None`: no exporter).
+    pub otlp_endpoint: Option<String>,
 }
 
 /// Defaults, the single source the README's configuration table is written from.
@@ -316,6 +328,8 @@ pub mod defaults {
     pub const SHUTDOWN_DRAIN_MS: u64 = 2_000;
     /// `DINHDANH_SHUTDOWN_TIMEOUT_MS`
     pub const SHUTDOWN_TIMEOUT_MS: u64 = 10_000;
+    /// `DINHDANH_DATABASE_STATEMENT_TIMEOUT_MS`
+    pub const DATABASE_STATEMENT_TIMEOUT_MS: u64 = 5_000;
 }
 
 impl Config {
@@ -472,6 +486,15 @@ impl Config {
             fetch_timeout,
             log_format,
             upstreams,
+            database_statement_timeout: millis(
+                "DINHDANH_DATABASE_STATEMENT_TIMEOUT_MS",
+                s.database_statement_timeout_ms,
+                defaults::DATABASE_STATEMENT_TIMEOUT_MS,
+            )?,
+            otlp_endpoint: match s.otlp_endpoint.filter(|e| !e.trim().is_empty()) {
+                Some(e) => Some(validate_otlp_endpoint(&e)?),
+                None => None,
+            },
         })
     }
 
@@ -484,6 +507,20 @@ impl Config {
     pub fn database_kind(&self) -> DatabaseKind {
         DatabaseKind::of(&self.database_url).unwrap_or(DatabaseKind::Sqlite)
     }
+}
+
+/// An OTLP/HTTP collector base URL: `http` or `https`, a host, no query or fragment.
+/// Returned without a trailing slash (`/v1/traces` is appended by the exporter).
+fn validate_otlp_endpoint(raw: &str) -> Result<String, ConfigError> {
+    let name = "DINHDANH_OTLP_ENDPOINT";
+    let url = Url::parse(raw.trim()).map_err(|e| bad(name, format!("`{raw}` is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad(name, "must be an http(s) URL with a host, e.g. http://collector:4318"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(bad(name, "must not carry a query, fragment or credentials"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// The durable store a `DINHDANH_DATABASE_URL` selects.
@@ -703,6 +740,39 @@ mod tests {
             let e = Config::from_settings(s).unwrap_err();
             assert_eq!(e.setting, name, "{e}");
             assert!(!e.to_string().contains(kek));
+        }
+    }
+
+    #[test]
+    fn statement_timeout_and_otlp_endpoint() {
+        let c = Config::from_settings(Settings::default()).unwrap();
+        assert_eq!(c.database_statement_timeout, Duration::from_millis(defaults::DATABASE_STATEMENT_TIMEOUT_MS));
+        assert_eq!(c.otlp_endpoint, None);
+        let c = Config::from_settings(Settings {
+            database_statement_timeout_ms: Some(750),
+            otlp_endpoint: Some("http://collector:4318/".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(c.database_statement_timeout, Duration::from_millis(750));
+        assert_eq!(c.otlp_endpoint.as_deref(), Some("http://collector:4318"));
+        for (s, name) in [
+            (
+                Settings { database_statement_timeout_ms: Some(0), ..Default::default() },
+                "DINHDANH_DATABASE_STATEMENT_TIMEOUT_MS",
+            ),
+            (Settings { otlp_endpoint: Some("collector:4318".into()), ..Default::default() }, "DINHDANH_OTLP_ENDPOINT"),
+            (
+                Settings { otlp_endpoint: Some("ftp://collector".into()), ..Default::default() },
+                "DINHDANH_OTLP_ENDPOINT",
+            ),
+            (
+                Settings { otlp_endpoint: Some("http://c:4318/?k=v".into()), ..Default::default() },
+                "DINHDANH_OTLP_ENDPOINT",
+            ),
+        ] {
+            let e = Config::from_settings(s).unwrap_err();
+            assert_eq!(e.setting, name, "{e}");
         }
     }
 }

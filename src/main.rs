@@ -1,5 +1,6 @@
-//! The `dinhdanh` command: `serve` (the default), `migrate`, `client …`, `user …`,
-//! `registration token create`, `admin bootstrap`, `keys list|rotate|retire`, `org create|list|represent`. Reads configuration (flags > `DINHDANH_*` > `dinhdanh.toml` > defaults),
+//! The `dinhdanh` command: `serve` (the default), `migrate`, `client …`, `user …`, `dev seed`,
+//! `registration token create`, `admin bootstrap`, `keys list|rotate|retire`, `org create|list|represent`,
+//! `officer …`, `verification …`. Reads configuration (flags > `DINHDANH_*` > `dinhdanh.toml` > defaults),
 //! then hands over to `app`.
 
 use std::io::Read;
@@ -80,6 +81,28 @@ enum Command {
     Verification {
         #[command(subcommand)]
         action: cli_verification::VerificationAction,
+    },
+    /// Development and benchmarking helpers (never on a production database).
+    Dev {
+        #[command(subcommand)]
+        action: DevAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevAction {
+    /// Seed N synthetic people (`seed-000001`…) sharing one password, hashed once; people
+    /// already there are skipped. Prints counts and the time taken.
+    Seed {
+        /// How many people.
+        #[arg(long)]
+        people: u64,
+        /// People per batch (progress is printed after each).
+        #[arg(long, default_value_t = 5000)]
+        batch: u64,
+        /// The password every seed person gets.
+        #[arg(long, env = "DINHDANH_SEED_PASSWORD", hide_env_values = true)]
+        password: String,
     },
 }
 
@@ -240,14 +263,8 @@ enum KeysAction {
     },
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
+fn init_logging(format: LogFormat, otlp_endpoint: Option<&str>) -> Result<(), String> {
+    dinhdanh::telemetry::init_tracing(format, otlp_endpoint).map_err(|e| e.to_string())
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
@@ -436,7 +453,9 @@ async fn run(cli: Cli) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    init_logging(config.log_format);
+    if let Err(e) = init_logging(config.log_format, config.otlp_endpoint.as_deref()) {
+        return fail(e);
+    }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -449,7 +468,10 @@ async fn run(cli: Cli) -> ExitCode {
                 Err(e) => return fail(e),
             };
             tracing::info!(issuer = %config.issuer, listen = %config.listen, "dinhdanh is serving");
-            match dinhdanh::app::serve(listener, state, shutdown_signal()).await {
+            let served = dinhdanh::app::serve(listener, state, shutdown_signal()).await;
+            // Spans still batched are sent before the process ends.
+            let _ = tokio::task::spawn_blocking(dinhdanh::telemetry::shutdown_tracing).await;
+            match served {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => fail(e),
             }
@@ -560,6 +582,9 @@ async fn run(cli: Cli) -> ExitCode {
         Command::Org { action } => org_command(&config, clock.now(), action).await,
         Command::Officer { action } => cli_verification::officer_command(&config, clock.now(), action).await,
         Command::Verification { action } => cli_verification::verification_command(&config, clock.now(), action).await,
+        Command::Dev { action: DevAction::Seed { people, batch, password } } => {
+            seed_command(&config, clock.now(), people, batch, &password).await
+        }
         Command::Audit { action: AuditAction::Verify } => {
             let store = match dinhdanh::app::open_store(&config).await {
                 Ok(s) => s,
@@ -581,6 +606,34 @@ async fn run(cli: Cli) -> ExitCode {
 
 /// `dinhdanh keys …`: works on the database the servers share; they see a change at
 /// their next key reload (DINHDANH_KEY_RELOAD_INTERVAL).
+async fn seed_command(config: &Config, now: i64, people: u64, batch: u64, password: &str) -> ExitCode {
+    if !config.dev_keys {
+        return fail("dev seed: refused with DINHDANH_DEV_KEYS=false, which marks a production configuration");
+    }
+    let store = match dinhdanh::app::open_store(config).await {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let hasher = match dinhdanh::app::hasher(config) {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    let watch = dinhdanh::clock::Stopwatch::start();
+    let progress = |done: u64| eprintln!("dinhdanh: seeded {done}/{people} ({:.1} s)", watch.elapsed().as_secs_f64());
+    match dinhdanh::flows::seed::seed_people(store, &hasher, password, people, batch, now, progress).await {
+        Ok(r) => {
+            let seconds = watch.elapsed().as_secs_f64();
+            print_json(&serde_json::json!({
+                "created": r.created,
+                "existing": r.existing,
+                "seconds": (seconds * 10.0).round() / 10.0,
+                "people_per_second": (r.created as f64 / seconds.max(0.001)).round(),
+            }))
+        }
+        Err(e) => fail(e),
+    }
+}
+
 async fn keys_command(config: &Config, now: i64, action: KeysAction) -> ExitCode {
     use dinhdanh::flows::keys::{self as key_flows, KeyPolicy};
     use dinhdanh::protocol::client::SigningAlg;

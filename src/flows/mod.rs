@@ -29,6 +29,7 @@ pub mod logout;
 pub mod orgs;
 pub mod registration;
 pub mod revoke;
+pub mod seed;
 pub mod stepup;
 pub mod token;
 pub mod userinfo;

@@ -31,6 +31,7 @@ mod metrics;
 pub mod pages;
 mod register;
 mod token;
+mod trace;
 
 /// Largest request body accepted (forms, JSON).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -229,6 +230,7 @@ pub fn router(state: AppState) -> Router {
         .merge(broker::routes())
         .fallback(discovery::not_found)
         .route_layer(axum::middleware::from_fn(metrics::record))
+        .route_layer(axum::middleware::from_fn(trace::record_route))
         .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -240,10 +242,8 @@ pub fn router(state: AppState) -> Router {
         .layer(hdr("referrer-policy", "no-referrer"))
         // Spans carry method, path and request id only: query strings and bodies hold
         // codes, hints and personal data, and never reach the logs.
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<axum::body::Body>| {
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
+        // (and, for trace export, the route template and status: `trace::http_span`).
+        .layer(TraceLayer::new_for_http().make_span_with(trace::http_span))
         // A request id for every request (kept if a trusted proxy set one), echoed back.
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(RequestIds::new()))

@@ -62,6 +62,34 @@ pub async fn run_all(store: &dyn Store) {
     secrets(store).await;
     receipts::consent_receipts(store).await;
     links::upstream_links(store).await;
+    bulk_people(store).await;
+}
+
+/// `create_people`: one shared hash, skips people already there (by id, username or
+/// personal number), counts only what it inserted.
+async fn bulk_people(store: &dyn Store) {
+    let existing = person("bulk-0", "bulk.zero", Some("001099004000"));
+    store.create_person(&existing, None).await.unwrap();
+    let batch = [
+        person("bulk-1", "bulk.one", Some("001099004001")),
+        person("bulk-2", "bulk.zero", Some("001099004002")), // username taken
+        person("bulk-3", "bulk.three", Some("001099004000")), // personal number taken
+        person("bulk-0", "bulk.four", None),                 // id taken
+        person("bulk-5", "bulk.five", None),
+    ];
+    assert_eq!(store.create_people(&batch, Some("$argon2id$shared")).await.unwrap(), 2);
+    assert_eq!(store.find_person(&batch[0].id).await.unwrap().unwrap(), batch[0]);
+    let (five, hash) = store.find_login("bulk.five").await.unwrap().unwrap();
+    assert_eq!(five, batch[4]);
+    assert_eq!(hash.as_deref(), Some("$argon2id$shared"));
+    let (zero, hash) = store.find_login("bulk.zero").await.unwrap().unwrap();
+    assert_eq!((zero.id, hash), (existing.id, None), "an existing person is left alone");
+    for skipped in ["bulk-2", "bulk-3"] {
+        assert!(store.find_person(&PersonId(skipped.into())).await.unwrap().is_none());
+    }
+    assert!(store.find_login("bulk.four").await.unwrap().is_none());
+    assert_eq!(store.create_people(&batch, None).await.unwrap(), 0, "a repeat inserts nothing");
+    assert_eq!(store.create_people(&[], None).await.unwrap(), 0);
 }
 
 fn family(id: &str) -> RefreshFamily {

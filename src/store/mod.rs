@@ -181,6 +181,10 @@ pub trait PersonStore: Send + Sync {
     /// Deletes a person with their consents and refresh-token families; `false` if there
     /// was no such person.
     async fn delete_person(&self, id: &PersonId) -> Result<bool, StoreError>;
+    /// Bulk loading (`dinhdanh dev seed`): inserts `people`, all with `password_hash`, in
+    /// one transaction, skipping anyone whose id, username or personal number is already
+    /// taken; returns how many were inserted.
+    async fn create_people(&self, people: &[Person], password_hash: Option<&str>) -> Result<u64, StoreError>;
 }
 
 /// Remembered consents, per person and client.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Row, SqlSafeStr};
 
 use super::{
@@ -143,12 +143,29 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects to the database at `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DB`)
     /// and checks one connection; `Unavailable` within a few seconds if the server is
-    /// down, refuses, or does not answer.
+    /// down, refuses, or does not answer. Statements are bounded by the default
+    /// `DINHDANH_DATABASE_STATEMENT_TIMEOUT_MS` (see [`PostgresStore::connect_with`]).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let default = Duration::from_millis(crate::config::defaults::DATABASE_STATEMENT_TIMEOUT_MS);
+        Self::connect_with(url, default).await
+    }
+
+    /// As [`PostgresStore::connect`], with every pooled connection's `statement_timeout`
+    /// set to `statement_timeout` (through the startup options, so it holds for each new
+    /// connection): a statement stalled on a lock or a slow plan is cancelled by the
+    /// server and reported as `Unavailable`, and its connection returns to the pool.
+    pub async fn connect_with(url: &str, statement_timeout: Duration) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url.parse().map_err(unavailable)?;
+        Self::open(options, statement_timeout).await
+    }
+
+    async fn open(options: PgConnectOptions, statement_timeout: Duration) -> Result<Self, StoreError> {
+        let millis = statement_timeout.as_millis().max(1).to_string();
+        let options = options.options([("statement_timeout", millis.as_str())]);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(|e| match e {
                 sqlx::Error::PoolTimedOut => StoreError::Unavailable(format!(
@@ -419,6 +436,55 @@ impl PersonStore for PostgresStore {
         .await
         .map_err(|e| conflict_or_unavailable(e, "username or personal number is already registered"))?;
         Ok(())
+    }
+
+    async fn create_people(&self, people: &[Person], password_hash: Option<&str>) -> Result<u64, StoreError> {
+        if people.is_empty() {
+            return Ok(0);
+        }
+        let text = |f: &dyn Fn(&Person) -> Option<String>| people.iter().map(f).collect::<Vec<Option<String>>>();
+        let int = |f: &dyn Fn(&Person) -> Option<i64>| people.iter().map(f).collect::<Vec<Option<i64>>>();
+        let flag = |f: &dyn Fn(&Person) -> bool| people.iter().map(f).collect::<Vec<bool>>();
+        // One statement over column arrays: a batch is one round trip and one commit.
+        let done = sqlx::query(
+            "INSERT INTO people (id, username, password_hash, name, email, email_verified, phone, phone_verified, \
+             address, personal_number, birthdate, gender, nationality, assurance_level, assurance_source, \
+             assurance_time, assurance_evidence, status, created_at, updated_at) \
+             SELECT t.id, t.username, $1, t.name, t.email, t.email_verified, t.phone, t.phone_verified, t.address, \
+             t.personal_number, t.birthdate, t.gender, t.nationality, t.assurance_level, t.assurance_source, \
+             t.assurance_time, t.assurance_evidence, t.status, t.created_at, t.updated_at \
+             FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::bool[], $7::text[], $8::bool[], \
+             $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::bigint[], $15::text[], \
+             $16::bigint[], $17::text[], $18::text[], $19::bigint[], $20::bigint[]) \
+             AS t(id, username, name, email, email_verified, phone, phone_verified, address, personal_number, \
+             birthdate, gender, nationality, assurance_level, assurance_source, assurance_time, \
+             assurance_evidence, status, created_at, updated_at) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(password_hash)
+        .bind(text(&|p| Some(p.id.0.clone())))
+        .bind(text(&|p| p.username.clone()))
+        .bind(text(&|p| p.name.clone()))
+        .bind(text(&|p| p.email.clone()))
+        .bind(flag(&|p| p.email_verified))
+        .bind(text(&|p| p.phone.clone()))
+        .bind(flag(&|p| p.phone_verified))
+        .bind(text(&|p| p.address.clone()))
+        .bind(text(&|p| p.personal_number.as_ref().map(|n| n.as_str().to_owned())))
+        .bind(text(&|p| p.birthdate.clone()))
+        .bind(text(&|p| p.gender.clone()))
+        .bind(text(&|p| p.nationality.clone()))
+        .bind(int(&|p| Some(p.assurance.level.as_i64())))
+        .bind(text(&|p| Some(p.assurance.source.as_str().to_owned())))
+        .bind(int(&|p| p.assurance.verified_at))
+        .bind(text(&|p| evidence_text(&p.assurance)))
+        .bind(text(&|p| Some(p.status.as_str().to_owned())))
+        .bind(int(&|p| Some(p.created_at)))
+        .bind(int(&|p| Some(p.updated_at)))
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(done.rows_affected())
     }
 
     async fn find_person(&self, id: &PersonId) -> Result<Option<Person>, StoreError> {
@@ -1098,6 +1164,38 @@ mod tests {
         });
         assert_connect_fails_fast(&format!("postgres://postgres@127.0.0.1:{port}/postgres")).await;
         hold.abort();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn statement_timeout_bounds_a_stalled_statement() {
+        with_fresh_db("statement_timeout_bounds_a_stalled_statement", |s| async move {
+            let shown: String = sqlx::query_scalar("SHOW statement_timeout").fetch_one(&s.pool).await.unwrap();
+            assert_eq!(shown, "5s", "the default bound applies to every pooled connection");
+            let short =
+                PostgresStore::open((*s.pool.connect_options()).clone(), Duration::from_millis(300)).await.unwrap();
+            let shown: String = sqlx::query_scalar("SHOW statement_timeout").fetch_one(&short.pool).await.unwrap();
+            assert_eq!(shown, "300ms");
+            // Another connection holds the people table: sign-in lookups wait on the lock.
+            let mut holder = s.pool.begin().await.unwrap();
+            sqlx::query("LOCK TABLE people IN ACCESS EXCLUSIVE MODE").execute(&mut *holder).await.unwrap();
+            let watch = crate::clock::Stopwatch::start();
+            let stalled = tokio::time::timeout(Duration::from_secs(5), short.find_login("someone"))
+                .await
+                .expect("the statement timeout did not end the stalled lookup");
+            assert!(matches!(stalled, Err(StoreError::Unavailable(_))), "{stalled:?}");
+            assert!(watch.elapsed() < Duration::from_secs(3), "took {:?}", watch.elapsed());
+            // A plain slow statement ends the same way.
+            let slept = sqlx::query("SELECT pg_sleep(10)").execute(&short.pool).await.map_err(unavailable);
+            assert!(matches!(slept, Err(StoreError::Unavailable(_))), "{slept:?}");
+            holder.rollback().await.unwrap();
+            // The pool keeps working: every connection is still usable.
+            for _ in 0..(MAX_CONNECTIONS + 2) {
+                assert!(short.find_login("someone").await.unwrap().is_none());
+            }
+            short.ping().await.unwrap();
+            short.pool.close().await;
+        })
+        .await;
     }
 
     fn sql_files(dir: &Path) -> Vec<String> {

@@ -414,6 +414,45 @@ impl PersonStore for SqliteStore {
         Ok(())
     }
 
+    async fn create_people(&self, people: &[Person], password_hash: Option<&str>) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut inserted = 0;
+        for p in people {
+            let done = sqlx::query(
+                "INSERT OR IGNORE INTO people (id, username, password_hash, name, email, email_verified, phone, \
+                 phone_verified, address, personal_number, birthdate, gender, nationality, assurance_level, \
+                 assurance_source, assurance_time, assurance_evidence, status, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&p.id.0)
+            .bind(&p.username)
+            .bind(password_hash)
+            .bind(&p.name)
+            .bind(&p.email)
+            .bind(i64::from(p.email_verified))
+            .bind(&p.phone)
+            .bind(i64::from(p.phone_verified))
+            .bind(&p.address)
+            .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
+            .bind(&p.birthdate)
+            .bind(&p.gender)
+            .bind(&p.nationality)
+            .bind(p.assurance.level.as_i64())
+            .bind(p.assurance.source.as_str())
+            .bind(p.assurance.verified_at)
+            .bind(evidence_text(&p.assurance))
+            .bind(p.status.as_str())
+            .bind(p.created_at)
+            .bind(p.updated_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+            inserted += done.rows_affected();
+        }
+        tx.commit().await.map_err(unavailable)?;
+        Ok(inserted)
+    }
+
     async fn find_person(&self, id: &PersonId) -> Result<Option<Person>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = ?"));
         let row = sqlx::query(sql).bind(&id.0).fetch_optional(&self.pool).await.map_err(unavailable)?;

@@ -23,6 +23,7 @@ mod registration;
 mod resilience;
 mod rp_interop;
 mod stepup;
+mod telemetry;
 mod tidy;
 mod tokens;
 mod userinfo;

@@ -1,0 +1,46 @@
+//! The span of each HTTP request, for the logs and (when `DINHDANH_OTLP_ENDPOINT` is set,
+//! see `telemetry`) for OpenTelemetry export: method, path and request id, then the route
+//! template and the status. An incoming W3C `traceparent` becomes the parent.
+
+/// The span of one HTTP request: method, path and request id (for the logs), the route
+/// template and status once known (recorded by [`record_route`]). Never the query string,
+/// headers or body: they carry codes, tokens and personal data. An incoming W3C
+/// `traceparent` becomes the span's parent (a no-op when nothing exports).
+pub fn http_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let span = tracing::info_span!(
+        "http",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %id,
+        otel.name = tracing::field::Empty,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+    );
+    if req.headers().contains_key("traceparent") {
+        use opentelemetry::propagation::TextMapPropagator as _;
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        let parent = opentelemetry_sdk::propagation::TraceContextPropagator::new()
+            .extract(&opentelemetry_http::HeaderExtractor(req.headers()));
+        let _ = span.set_parent(parent);
+    }
+    span
+}
+
+/// Route middleware: records the matched route template (never the raw path with its
+/// ids) and the response status on the request's span.
+pub async fn record_route(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let span = tracing::Span::current();
+    if let Some(route) = req.extensions().get::<axum::extract::MatchedPath>() {
+        span.record("http.route", route.as_str());
+        span.record("otel.name", format!("{} {}", req.method(), route.as_str()));
+    }
+    let response = next.run(req).await;
+    span.record("http.response.status_code", response.status().as_u16());
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "error");
+    }
+    response
+}
