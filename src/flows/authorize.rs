@@ -27,6 +27,9 @@ pub enum Stage {
     },
     /// Show the consent page for the authenticated session.
     Consent,
+    /// The person represents organisations: ask whom they act for in this session
+    /// (themselves or one organisation).
+    ChooseContext,
     /// The password was right; ask for the person's second factor (TOTP or a recovery
     /// code) before a session starts.
     SecondFactor {
@@ -176,6 +179,25 @@ async fn continue_request(
         }
         LoginDecision::UseSession => {
             let Some(session) = session else { return Err(OAuthError::server_error()) };
+            // The organisation context: a client asking for `org` from a session that never
+            // chose one, while the person represents someone here, gets the picker.
+            let session = if session.acting_for.is_some() || request.scope.contains("org") {
+                let choices =
+                    super::interaction::context_choices(svc, &session.person_id, &client.client_id, now).await?;
+                if !session.context_chosen && !choices.is_empty() && request.scope.contains("org") {
+                    if request.prompt.none {
+                        return Err(OAuthError::new(
+                            ErrorCode::AccountSelectionRequired,
+                            "the person must choose whom they act for",
+                        ));
+                    }
+                    return start_interaction(svc, request, Stage::ChooseContext, Some(session), cookies.browser, now)
+                        .await;
+                }
+                super::interaction::settle_context(session, &choices)
+            } else {
+                session
+            };
             let remembered = svc
                 .store
                 .find_consent(&PersonId(session.person_id.clone()), &client.client_id)

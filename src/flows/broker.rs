@@ -530,18 +530,42 @@ async fn finish(
     let Some(level) = identity.level.filter(|l| *l != AssuranceLevel::None) else {
         return Err(Failure::Page(400, page::CLAIMS, "no assurance level"));
     };
+    // An organisation account (type 2/3): the organisation is checked before anything is
+    // written, so a bad tax code leaves no half-linked person behind.
+    let organisation = match identity.account_type {
+        AccountType::Enterprise | AccountType::Organisation => Some(upstream_organisation(&identity, now)?),
+        _ => None,
+    };
     let person = link_person(svc, u, &identity, level, now).await?;
-    if matches!(identity.account_type, AccountType::Enterprise | AccountType::Organisation) {
-        // Organisations are another module's: `link_upstream_organisation(person,
-        // identity.tax_code, identity.organisation_name, identity.tech_id, …)` belongs
-        // here once it exists. Nothing is recorded about the organisation yet.
-        tracing::info!(upstream = %u.id, "organisation account signed in; organisation not linked (not built yet)");
-    }
+    let acting_for = match organisation {
+        Some(org) => {
+            // The person signed in upstream in the organisation's role: record (or find)
+            // the organisation and their representation of it, and act for it in this
+            // session. The upstream does not say in which capacity, so the representation
+            // is `authorised_person` (it cannot grant mandates); an officer can record a
+            // legal representative.
+            let (org, rep) = svc
+                .store
+                .upsert_upstream_representation(&org, &person, crate::identity::Role::AuthorisedPerson, now)
+                .await
+                .map_err(|e| Failure::Client(super::store_failed(e), "organisation"))?;
+            audit(svc, now, &u.id, "upstream.organisation_link", Some(&person), "success", org.org_type.as_str()).await;
+            Some(rep.id.0)
+        }
+        None => None,
+    };
     let achieved = if level == AssuranceLevel::Level2 { acr::EID_LOA2 } else { acr::EID_LOA1 };
     let amr = amr_of(&identity);
-    let (session, cookie) = start_session(svc, session_cookie, &person, achieved, amr, now)
+    let (mut session, cookie) = start_session(svc, session_cookie, &person, achieved, amr, now)
         .await
         .map_err(|e| Failure::Client(e, "session"))?;
+    if acting_for.is_some() {
+        session.acting_for = acting_for;
+        session.context_chosen = true;
+        super::interaction::save_session(svc, &cookie, &session, now)
+            .await
+            .map_err(|e| Failure::Client(e, "session"))?;
+    }
     audit(svc, now, &u.id, "upstream.sign_in", Some(&person), "success", achieved).await;
     metrics::counter!(crate::telemetry::LOGINS, "outcome" => "success").increment(1);
     // From here the session exists: a request the session cannot satisfy ends with the
@@ -555,6 +579,22 @@ async fn finish(
             Ok(StepResult { step, new_session: Some(cookie) })
         }
     }
+}
+
+/// The organisation an upstream organisation account (national portal `LoaiTaiKhoan`
+/// 2/3) stands for: its tax code must be valid; the name falls back to the tax code.
+fn upstream_organisation(identity: &UpstreamIdentity, now: i64) -> Result<crate::identity::Organisation, Failure> {
+    use crate::identity::{OrgId, OrgType, Organisation, TaxCode};
+    let bad = || Failure::Page(400, page::CLAIMS, "invalid organisation tax code");
+    let raw = identity.tax_code.as_deref().ok_or_else(bad)?;
+    let tax = TaxCode::parse(raw, super::admin::year_of(now)).map_err(|_| bad())?;
+    let org_type = match identity.account_type {
+        AccountType::Organisation => OrgType::Agency,
+        _ => OrgType::inferred(Some(&tax)),
+    };
+    let name = identity.organisation_name.clone().unwrap_or_else(|| tax.as_str().to_owned());
+    Organisation::new(OrgId(uuid::Uuid::now_v7().to_string()), org_type, Some(tax), &name, None, now)
+        .map_err(|_| Failure::Page(400, page::CLAIMS, "invalid organisation"))
 }
 
 /// RFC 8176 values the upstream reported; `fed` (not registered by RFC 8176, which has

@@ -47,6 +47,17 @@ pub enum View {
         /// Client display name.
         client_name: String,
     },
+    /// The context picker: act for oneself or for one represented organisation.
+    ChooseContext {
+        /// CSRF token for the form.
+        csrf: String,
+        /// Client display name.
+        client_name: String,
+        /// Who is choosing.
+        person_name: String,
+        /// The organisations on offer.
+        choices: Vec<ContextChoice>,
+    },
     /// The consent page.
     Consent {
         /// CSRF token for the form.
@@ -58,6 +69,19 @@ pub enum View {
         /// Who is consenting.
         person_name: String,
     },
+}
+
+/// One organisation a person may act for, as the context picker shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextChoice {
+    /// The representation id (the form value).
+    pub id: String,
+    /// Organisation name.
+    pub org_name: String,
+    /// Tax code (masked when it is a personal number).
+    pub tax_code: Option<String>,
+    /// Role (`legal_representative`, `head`, `authorised_person`, `employee`).
+    pub role: String,
 }
 
 /// Why the login page is shown again. Wrong username and wrong password are one case.
@@ -158,7 +182,7 @@ async fn person_name(svc: &Services, id: &str) -> Result<String, OAuthError> {
     Ok(p.and_then(|p| p.name.or(p.username)).unwrap_or_default())
 }
 
-async fn view_of(svc: &Services, ix: &Interaction, error: Option<LoginError>) -> Result<View, OAuthError> {
+async fn view_of(svc: &Services, ix: &Interaction, error: Option<LoginError>, now: i64) -> Result<View, OAuthError> {
     let client_name = client_name(svc, ix).await?;
     Ok(match &ix.stage {
         Stage::Login { offer_session } => {
@@ -176,6 +200,25 @@ async fn view_of(svc: &Services, ix: &Interaction, error: Option<LoginError>) ->
             }
         }
         Stage::SecondFactor { .. } => View::SecondFactor { csrf: ix.csrf.clone(), error, client_name },
+        Stage::ChooseContext => {
+            let Some(s) = &ix.session else { return Err(OAuthError::server_error()) };
+            let choices = context_choices(svc, &s.person_id, &ix.request.client_id, now)
+                .await?
+                .iter()
+                .map(|(r, o)| ContextChoice {
+                    id: r.id.0.clone(),
+                    org_name: o.name.clone(),
+                    tax_code: o.tax_code.as_ref().map(crate::identity::TaxCode::masked),
+                    role: r.role.as_str().to_owned(),
+                })
+                .collect();
+            View::ChooseContext {
+                csrf: ix.csrf.clone(),
+                client_name,
+                person_name: person_name(svc, &s.person_id).await?,
+                choices,
+            }
+        }
         Stage::Consent => {
             let person_name = match &ix.session {
                 Some(s) => person_name(svc, &s.person_id).await?,
@@ -198,7 +241,7 @@ pub async fn show(svc: &Services, id: &str, browser: &str, now: i64) -> Step {
         Ok(Err(step)) => return step,
         Err(_) => return unavailable(Locale::Vi),
     };
-    match view_of(svc, &ix, None).await {
+    match view_of(svc, &ix, None, now).await {
         Ok(view) => Step::Show { view, status: 200, locale: ix.request.locale },
         Err(_) => unavailable(ix.request.locale),
     }
@@ -273,7 +316,7 @@ async fn login_step(
                 .unwrap_or(0);
             if failures >= MAX_LOGIN_FAILURES {
                 metrics::counter!(crate::telemetry::LOGINS, "outcome" => "throttled").increment(1);
-                let view = view_of(svc, ix, Some(LoginError::TooManyAttempts)).await?;
+                let view = view_of(svc, ix, Some(LoginError::TooManyAttempts), now).await?;
                 return Ok(Step::Show { view, status: 429, locale }.into());
             }
             let found =
@@ -295,7 +338,7 @@ async fn login_step(
                     .map_err(ephemeral_failed)?;
                 tracing::info!(outcome = "failure", "sign-in");
                 metrics::counter!(crate::telemetry::LOGINS, "outcome" => "failure").increment(1);
-                let view = view_of(svc, ix, Some(LoginError::InvalidCredentials)).await?;
+                let view = view_of(svc, ix, Some(LoginError::InvalidCredentials), now).await?;
                 return Ok(Step::Show { view, status: 401, locale }.into());
             };
             // Officials with a confirmed second factor give it before any session starts.
@@ -346,13 +389,13 @@ async fn second_factor_step(
     match super::stepup::check_second_factor(svc, &person, form.otp.trim(), "signin.second_factor", now).await? {
         SecondFactorCheck::Throttled => {
             metrics::counter!(crate::telemetry::LOGINS, "outcome" => "throttled").increment(1);
-            let view = view_of(svc, ix, Some(LoginError::TooManyAttempts)).await?;
+            let view = view_of(svc, ix, Some(LoginError::TooManyAttempts), now).await?;
             Ok(Step::Show { view, status: 429, locale }.into())
         }
         SecondFactorCheck::Invalid => {
             tracing::info!(outcome = "failure", "sign-in: second factor");
             metrics::counter!(crate::telemetry::LOGINS, "outcome" => "failure").increment(1);
-            let view = view_of(svc, ix, Some(LoginError::InvalidCode)).await?;
+            let view = view_of(svc, ix, Some(LoginError::InvalidCode), now).await?;
             Ok(Step::Show { view, status: 401, locale }.into())
         }
         SecondFactorCheck::Totp | SecondFactorCheck::RecoveryCode => {
@@ -387,6 +430,8 @@ pub(crate) async fn start_session(
         auth_time: now,
         acr: achieved_acr.to_owned(),
         amr,
+        acting_for: None,
+        context_chosen: false,
     };
     let cookie = random_token();
     svc.ephemeral
@@ -394,6 +439,20 @@ pub(crate) async fn start_session(
         .await
         .map_err(ephemeral_failed)?;
     Ok((session, cookie))
+}
+
+/// Stores a changed browser session under its cookie for the rest of its lifetime.
+pub(crate) async fn save_session(
+    svc: &Services,
+    cookie: &str,
+    session: &BrowserSession,
+    now: i64,
+) -> Result<(), OAuthError> {
+    let left = (session.auth_time + svc.config.session_ttl - now).max(1);
+    svc.ephemeral
+        .put(Namespace::Session, &token_digest(cookie), encode(session)?, left, None, now)
+        .await
+        .map_err(ephemeral_failed)
 }
 
 /// What follows any authentication inside an interaction: check the achieved context
@@ -408,6 +467,54 @@ pub(crate) async fn after_authentication(
     let fresh = session.auth_time == now
         || crate::protocol::prompt::is_fresh(session.auth_time, ix.request.freshness_max_age(), now);
     check_achieved(&session.acr, fresh, &ix.request.acr_demand())?;
+    let choices = context_choices(svc, &session.person_id, &ix.request.client_id, now).await?;
+    if !choices.is_empty() && (!session.context_chosen || ix.request.prompt.select_account) {
+        ix.stage = Stage::ChooseContext;
+        ix.session = Some(session);
+        svc.ephemeral
+            .put(Namespace::Interaction, id, encode(&*ix)?, svc.config.interaction_ttl, None, now)
+            .await
+            .map_err(ephemeral_failed)?;
+        return Ok(Step::Next { id: id.to_owned() });
+    }
+    let session = settle_context(session, &choices);
+    consent_or_code(svc, id, ix, session, now).await
+}
+
+/// The representations `person` may act through at `client_id` now, with their
+/// organisations (in force, organisation active, scope covering the client).
+pub(crate) async fn context_choices(
+    svc: &Services,
+    person: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<Vec<(crate::identity::Representation, crate::identity::Organisation)>, OAuthError> {
+    let all = svc.store.representations_of_person(&PersonId(person.to_owned()), now).await.map_err(store_failed)?;
+    Ok(all.into_iter().filter(|(r, o)| r.is_active_at(now) && o.is_active() && r.covers(client_id)).collect())
+}
+
+/// Keeps the session's chosen context only while it is still one of `choices` (in
+/// force and covering this client); otherwise the person acts for themselves.
+pub(crate) fn settle_context(
+    mut session: BrowserSession,
+    choices: &[(crate::identity::Representation, crate::identity::Organisation)],
+) -> BrowserSession {
+    if let Some(rep) = &session.acting_for
+        && !choices.iter().any(|(r, _)| &r.id.0 == rep)
+    {
+        session.acting_for = None;
+    }
+    session
+}
+
+/// The last steps of an interaction: consent (remembered or asked), then the code.
+async fn consent_or_code(
+    svc: &Services,
+    id: &str,
+    ix: &mut Interaction,
+    session: BrowserSession,
+    now: i64,
+) -> Result<Step, OAuthError> {
     let remembered = svc
         .store
         .find_consent(&PersonId(session.person_id.clone()), &ix.request.client_id)
@@ -425,6 +532,74 @@ pub(crate) async fn after_authentication(
         svc.ephemeral.delete(Namespace::Interaction, id).await.map_err(ephemeral_failed)?;
         Step::Respond(issue_code(svc, &ix.request, &session, now).await?)
     })
+}
+
+/// POST of the context picker: `context` is `self` or one representation id on offer.
+/// The choice is kept in the browser session (so single sign-on to other clients
+/// keeps it), audited, and the interaction goes on to consent or the code.
+pub async fn submit_context(
+    svc: &Services,
+    id: &str,
+    cookies: BrowserCookies<'_>,
+    csrf: &str,
+    choice: &str,
+    now: i64,
+) -> Step {
+    let mut ix = match load(svc, id, cookies.browser, now).await {
+        Ok(Ok(ix)) => ix,
+        Ok(Err(step)) => return step,
+        Err(_) => return unavailable(Locale::Vi),
+    };
+    let locale = ix.request.locale;
+    if ix.stage != Stage::ChooseContext || !constant_time_eq(csrf.as_bytes(), ix.csrf.as_bytes()) {
+        return Step::ErrorPage { status: 403, message: "csrf".into(), locale };
+    }
+    let result = async {
+        let Some(offered) = ix.session.clone() else { return Ok(expired(locale)) };
+        // The picker belongs to the session that is still in this browser.
+        let Some(cookie) = cookies.session else { return Ok(expired(locale)) };
+        match load_session(svc, Some(cookie), now).await? {
+            Some(current) if current.sid == offered.sid => {}
+            _ => return Ok(expired(locale)),
+        }
+        let choices = context_choices(svc, &offered.person_id, &ix.request.client_id, now).await?;
+        let acting_for = match choice {
+            "self" => None,
+            rep => match choices.iter().find(|(r, _)| r.id.0 == rep) {
+                Some((r, _)) => Some(r.id.0.clone()),
+                None => {
+                    super::audit(svc, now, format!("person:{}", offered.person_id), "context.choose", None, "refused")
+                        .await;
+                    return Ok(Step::ErrorPage { status: 400, message: "context_unavailable".into(), locale });
+                }
+            },
+        };
+        let org = acting_for
+            .as_ref()
+            .and_then(|rep| choices.iter().find(|(r, _)| &r.id.0 == rep))
+            .map(|(_, o)| o.id.0.clone());
+        let session = BrowserSession { acting_for, context_chosen: true, ..offered };
+        save_session(svc, cookie, &session, now).await?;
+        super::audit(
+            svc,
+            now,
+            format!("person:{}", session.person_id),
+            "context.choose",
+            Some(org.map_or_else(|| "self".to_owned(), |o| format!("org:{o}"))),
+            "success",
+        )
+        .await;
+        consent_or_code(svc, id, &mut ix, session, now).await
+    }
+    .await;
+    match result {
+        Ok(step) => step,
+        Err(e) if e.code == ErrorCode::TemporarilyUnavailable => unavailable(locale),
+        Err(e) => {
+            let _ = svc.ephemeral.delete(Namespace::Interaction, id).await;
+            finish_with_error(svc, &ix, &e)
+        }
+    }
 }
 
 /// POST of the consent form: `allow` remembers the consent and finishes with a code,

@@ -47,6 +47,8 @@ pub async fn introspect(
                     if !r.amr.is_empty() {
                         obj.insert("amr".into(), r.amr.into());
                     }
+                    // The organisation context, as the JWT access token carries it.
+                    obj.extend(r.org);
                 }
                 return Ok(m.as_object().cloned().unwrap_or_default());
             }

@@ -43,6 +43,9 @@ pub struct CodeRecord {
     pub sid: String,
     /// Requested claims.
     pub claims: ClaimsRequest,
+    /// The representation the person acts through (`None`: for themselves).
+    #[serde(default)]
+    pub acting_for: Option<String>,
 }
 
 /// An error response to a validated target (RFC 6749 §4.1.2.1, RFC 9207 `iss`).
@@ -105,6 +108,7 @@ pub async fn issue_code(
         amr: session.amr.clone(),
         sid: session.sid.clone(),
         claims: req.claims.clone(),
+        acting_for: session.acting_for.clone(),
     };
     svc.ephemeral
         .put(Namespace::Code, &token_digest(&code), encode(&record)?, svc.config.code_ttl, Some(&grant_id), now)

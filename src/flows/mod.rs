@@ -26,6 +26,7 @@ pub mod introspect;
 pub mod issue;
 pub mod keys;
 pub mod logout;
+pub mod org_context;
 pub mod orgs;
 pub mod registration;
 pub mod revoke;
@@ -133,6 +134,14 @@ pub struct BrowserSession {
     pub acr: String,
     /// How (RFC 8176 values).
     pub amr: Vec<String>,
+    /// The representation (id) the person chose to act through in this session; `None`
+    /// when they act for themselves.
+    #[serde(default)]
+    pub acting_for: Option<String>,
+    /// Whether the person has chosen a context (themselves or an organisation) since
+    /// signing in; a fresh sign-in asks once when they represent someone.
+    #[serde(default)]
+    pub context_chosen: bool,
 }
 
 /// A port failure, logged with its cause and reported as `server_error` /

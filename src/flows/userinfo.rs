@@ -32,6 +32,16 @@ pub async fn userinfo(svc: &Services, access_token: &str, now: i64) -> Result<Ma
     let Some(client) = client else { return Err(invalid_token("the client is no longer registered")) };
     let mut out =
         claims::release_userinfo(&record.scope, &client.client.scope, &record.claims, &claims::person_claims(&person));
+    // The organisation context, looked up afresh (a revoked representation stops here).
+    let org = super::org_context::org_claims(
+        svc,
+        &client.client,
+        &record.scope,
+        &person.id,
+        record.acting_for.as_deref(),
+        now,
+    )
+    .await?;
     if client.client.claim_profile == crate::protocol::upstream::ClaimProfile::NationalPortal {
         // The portal's claim names, for systems written against it; the personal number
         // only with the `vn_pin` scope granted.
@@ -40,7 +50,9 @@ pub async fn userinfo(svc: &Services, access_token: &str, now: i64) -> Result<Ma
         for (k, v) in portal {
             out.entry(k).or_insert(v);
         }
+        out.extend(crate::protocol::org_claim::portal_claims(&org));
     }
+    out.extend(org);
     claim_policy::apply(&client.client, &person, &record.claims.userinfo_verified, &mut out, now);
     out.insert("sub".into(), record.sub.into());
     Ok(out)

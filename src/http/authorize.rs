@@ -174,3 +174,20 @@ pub(super) async fn interaction_consent(
     let allow = params.get("decision").ok().flatten() == Some("allow");
     render_step(&id, interaction::submit_consent(&state.services, &id, &browser, csrf, allow, state.now()).await)
 }
+
+/// `POST /interaction/{id}/context`: the context picker's answer.
+pub(super) async fn interaction_context(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (browser, params) = match interaction_form(&state, &id, &headers, &body) {
+        Ok(x) => x,
+        Err(key) => return pages::error(400, key, Locale::Vi),
+    };
+    let csrf = params.get("csrf").ok().flatten().unwrap_or("");
+    let choice = params.get("context").ok().flatten().unwrap_or("");
+    let cookies = BrowserCookies { session: state.cookies().get(&headers, Cookie::Session), browser: &browser };
+    render_step(&id, interaction::submit_context(&state.services, &id, cookies, csrf, choice, state.now()).await)
+}

@@ -212,6 +212,7 @@ pub fn router(state: AppState) -> Router {
         .route("/interaction/{id}", get(authorize::interaction_show))
         .route("/interaction/{id}/login", post(authorize::interaction_login))
         .route("/interaction/{id}/consent", post(authorize::interaction_consent))
+        .route("/interaction/{id}/context", post(authorize::interaction_context))
         .route("/account/login", get(account::login_get).post(account::login_post))
         .route("/account/security", get(account::security_get).post(account::security_post))
         .route("/healthz", get(discovery::healthz))

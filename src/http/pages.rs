@@ -198,6 +198,61 @@ struct ConsentPage<'a> {
     scopes: Vec<&'a str>,
 }
 
+/// Texts of the context picker.
+pub struct ContextTexts {
+    title: &'static str,
+    lead: &'static str,
+    myself: &'static str,
+    tax_code: &'static str,
+    roles: [(&'static str, &'static str); 4],
+}
+
+const CONTEXT_VI: ContextTexts = ContextTexts {
+    title: "Bạn thực hiện với tư cách nào?",
+    lead: "Chọn bạn đăng nhập cho chính mình hay thay mặt một tổ chức",
+    myself: "Cho bản thân (cá nhân)",
+    tax_code: "MST",
+    roles: [
+        ("legal_representative", "người đại diện theo pháp luật"),
+        ("head", "người đứng đầu"),
+        ("authorised_person", "người được ủy quyền"),
+        ("employee", "nhân viên"),
+    ],
+};
+
+const CONTEXT_EN: ContextTexts = ContextTexts {
+    title: "Who are you acting for?",
+    lead: "Choose whether you sign in for yourself or on behalf of an organisation",
+    myself: "For myself (individual)",
+    tax_code: "tax code",
+    roles: [
+        ("legal_representative", "legal representative"),
+        ("head", "head"),
+        ("authorised_person", "authorised person"),
+        ("employee", "employee"),
+    ],
+};
+
+/// One choice on the picker, with its role in words.
+struct ContextLine<'a> {
+    id: &'a str,
+    org_name: &'a str,
+    tax_code: Option<&'a str>,
+    role_text: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "choose_context.html")]
+struct ContextPage<'a> {
+    t: &'a Texts,
+    c: &'a ContextTexts,
+    action: String,
+    csrf: &'a str,
+    client_name: &'a str,
+    person_name: &'a str,
+    choices: Vec<ContextLine<'a>>,
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
@@ -268,6 +323,30 @@ pub fn interaction(id: &str, view: &View, code: u16, locale: Locale) -> Response
         View::SecondFactor { csrf, error, client_name } => {
             super::account::second_factor_page(id, csrf, *error, client_name, locale)
         }
+        View::ChooseContext { csrf, client_name, person_name, choices } => {
+            let c = match locale {
+                Locale::Vi => &CONTEXT_VI,
+                Locale::En => &CONTEXT_EN,
+            };
+            ContextPage {
+                t,
+                c,
+                action: format!("/interaction/{id}/context"),
+                csrf,
+                client_name,
+                person_name,
+                choices: choices
+                    .iter()
+                    .map(|ch| ContextLine {
+                        id: &ch.id,
+                        org_name: &ch.org_name,
+                        tax_code: ch.tax_code.as_deref(),
+                        role_text: c.roles.iter().find(|(r, _)| *r == ch.role).map_or(ch.role.as_str(), |(_, w)| w),
+                    })
+                    .collect(),
+            }
+            .render()
+        }
         View::Consent { csrf, client_name, scopes, person_name } => ConsentPage {
             t,
             action: format!("/interaction/{id}/consent"),
@@ -296,6 +375,13 @@ pub fn error(code: u16, message: &str, locale: Locale) -> Response {
     let (text, detail) = match message {
         "interaction_expired" => (t.interaction_expired, ""),
         "csrf" => (t.csrf, ""),
+        "context_unavailable" => (
+            match locale {
+                Locale::Vi => "Bạn không thể thay mặt tổ chức này cho dịch vụ này.",
+                Locale::En => "You cannot act for this organisation at this service.",
+            },
+            "",
+        ),
         "temporarily_unavailable" => (t.temporarily_unavailable, ""),
         other => (t.bad_request, other),
     };

@@ -122,6 +122,7 @@ pub fn scope_of(claim: &str) -> Option<&'static str> {
         "phone_number" | "phone_number_verified" => "phone",
         "address" => "address",
         "vn_pin" => "vn_pin",
+        "vn_org" | "vn_account_type" => "org",
         _ => return None,
     })
 }
@@ -148,6 +149,8 @@ pub const SUPPORTED: &[&str] = &[
     "phone_number_verified",
     "address",
     "vn_pin",
+    "vn_org",
+    "vn_account_type",
 ];
 
 /// What a person has, as claims (only those with values).

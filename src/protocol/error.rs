@@ -31,6 +31,8 @@ pub enum ErrorCode {
     LoginRequired,
     /// `prompt=none` but consent is needed.
     ConsentRequired,
+    /// OIDC Core §3.1.2.6: the person must choose an account (here: whom they act for).
+    AccountSelectionRequired,
     /// `prompt=none` but some interaction is needed.
     InteractionRequired,
     /// `request` objects are not supported.
@@ -65,6 +67,7 @@ impl ErrorCode {
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",
+            Self::AccountSelectionRequired => "account_selection_required",
             Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",

@@ -11,6 +11,7 @@ pub mod client;
 pub mod client_assertion;
 pub mod discovery;
 pub mod error;
+pub mod org_claim;
 pub mod params;
 pub mod pkce;
 pub mod prompt;

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 /// Every scope this server knows. `vn_pin` releases the personal identification number
 /// and is granted only to clients registered for it.
-pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "address", "offline_access", "vn_pin"];
+pub const KNOWN_SCOPES: &[&str] =
+    &["openid", "profile", "email", "phone", "address", "offline_access", "vn_pin", "org"];
 
 /// A set of scope tokens, kept in first-seen order, without duplicates.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

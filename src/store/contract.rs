@@ -103,6 +103,7 @@ fn family(id: &str) -> RefreshFamily {
         amr: vec!["pwd".into()],
         auth_time: 100,
         sid: "sid-1".into(),
+        acting_for: Some("rep-1".into()),
         created_at: 100,
         expires_at: 10_000,
     }

@@ -224,6 +224,8 @@ pub struct RefreshFamily {
     pub auth_time: i64,
     /// Browser session of the original sign-in.
     pub sid: String,
+    /// The representation the person acted through (`None`: for themselves).
+    pub acting_for: Option<String>,
     /// Creation time.
     pub created_at: i64,
     /// Absolute expiry of the whole family.

@@ -120,6 +120,13 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/postgres/0012_consent_receipts.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            13,
+            "acting for".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/postgres/0013_acting_for.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 
@@ -636,6 +643,7 @@ fn family_from_row(r: &PgRow) -> Result<RefreshFamily, StoreError> {
         amr: serde_json::from_str(&get_s("amr")?).map_err(json_err)?,
         auth_time: get_i("auth_time")?,
         sid: get_s("sid")?,
+        acting_for: r.try_get("acting_for").map_err(unavailable)?,
         created_at: get_i("created_at")?,
         expires_at: get_i("expires_at")?,
     })
@@ -653,7 +661,7 @@ impl GrantStore for PostgresStore {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         sqlx::query(
             "INSERT INTO refresh_families (family_id, client_id, person_id, scope, claims, acr, amr, auth_time, sid, \
-             created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             acting_for, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&f.family_id)
         .bind(&f.client_id)
@@ -664,6 +672,7 @@ impl GrantStore for PostgresStore {
         .bind(json(serde_json::to_string(&f.amr))?)
         .bind(f.auth_time)
         .bind(&f.sid)
+        .bind(&f.acting_for)
         .bind(f.created_at)
         .bind(f.expires_at)
         .execute(&mut *tx)
@@ -684,7 +693,7 @@ impl GrantStore for PostgresStore {
 
     async fn find_refresh_token(&self, token_digest: &str, now: i64) -> Result<RefreshLookup, StoreError> {
         let row = sqlx::query(
-            "SELECT f.family_id, f.client_id, f.person_id, f.scope, f.claims, f.acr, f.amr, f.auth_time, f.sid, \
+            "SELECT f.family_id, f.client_id, f.person_id, f.scope, f.claims, f.acr, f.amr, f.auth_time, f.sid, f.acting_for, \
              f.created_at, f.expires_at, t.used_at, t.idle_expires_at, f.revoked_at FROM refresh_tokens t \
              JOIN refresh_families f ON f.family_id = t.family_id WHERE t.token_digest = $1",
         )
@@ -742,7 +751,7 @@ impl GrantStore for PostgresStore {
             });
         }
         let row = sqlx::query(
-            "SELECT f.family_id, f.client_id, f.person_id, f.scope, f.claims, f.acr, f.amr, f.auth_time, f.sid, \
+            "SELECT f.family_id, f.client_id, f.person_id, f.scope, f.claims, f.acr, f.amr, f.auth_time, f.sid, f.acting_for, \
              f.created_at, f.expires_at FROM refresh_tokens t JOIN refresh_families f ON f.family_id = t.family_id \
              WHERE t.token_digest = $1 AND f.expires_at > $2 AND f.revoked_at IS NULL",
         )

@@ -112,6 +112,13 @@ fn migrator() -> Migrator {
             include_str!("../../migrations/sqlite/0012_consent_receipts.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            13,
+            "acting for".into(),
+            MigrationType::Simple,
+            include_str!("../../migrations/sqlite/0013_acting_for.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 
@@ -566,7 +573,7 @@ impl ConsentStore for SqliteStore {
     }
 }
 
-const FAMILY_COLUMNS: &str = "f.family_id, f.client_id, f.person_id, f.scope, f.claims, f.acr, f.amr, f.auth_time, f.sid, \
+const FAMILY_COLUMNS: &str = "f.family_id, f.client_id, f.person_id, f.scope, f.claims, f.acr, f.amr, f.auth_time, f.sid, f.acting_for, \
      f.created_at, f.expires_at";
 
 fn family_from_row(r: &SqliteRow) -> Result<RefreshFamily, StoreError> {
@@ -583,6 +590,7 @@ fn family_from_row(r: &SqliteRow) -> Result<RefreshFamily, StoreError> {
         amr: serde_json::from_str(&get_s("amr")?).map_err(json_err)?,
         auth_time: get_i("auth_time")?,
         sid: get_s("sid")?,
+        acting_for: r.try_get("acting_for").map_err(unavailable)?,
         created_at: get_i("created_at")?,
         expires_at: get_i("expires_at")?,
     })
@@ -600,7 +608,7 @@ impl GrantStore for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         sqlx::query(
             "INSERT INTO refresh_families (family_id, client_id, person_id, scope, claims, acr, amr, auth_time, sid, \
-             created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             acting_for, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&f.family_id)
         .bind(&f.client_id)
@@ -611,6 +619,7 @@ impl GrantStore for SqliteStore {
         .bind(json(serde_json::to_string(&f.amr))?)
         .bind(f.auth_time)
         .bind(&f.sid)
+        .bind(&f.acting_for)
         .bind(f.created_at)
         .bind(f.expires_at)
         .execute(&mut *tx)

@@ -18,6 +18,7 @@ mod helpers;
 mod keys;
 mod logout;
 mod multi_node;
+mod org_context;
 mod orgs;
 mod registration;
 mod resilience;

@@ -62,6 +62,15 @@ pub async fn redeem(svc: &Services, client: &Client, params: &Params, now: i64) 
         return Err(invalid_grant("the person can no longer sign in"));
     };
     let sub = svc.subject_for(client, &person.id);
+    let org = crate::flows::org_context::org_claims(
+        svc,
+        client,
+        &record.scope,
+        &person.id,
+        record.acting_for.as_deref(),
+        now,
+    )
+    .await?;
     let at_record = AccessTokenRecord {
         jti: uuid::Uuid::now_v7().to_string(),
         grant_id: Some(record.grant_id.clone()),
@@ -76,6 +85,8 @@ pub async fn redeem(svc: &Services, client: &Client, params: &Params, now: i64) 
         auth_time: Some(record.auth_time),
         amr: record.amr.clone(),
         claims: record.claims.clone(),
+        acting_for: record.acting_for.clone(),
+        org: org.clone(),
     };
     let access_token = mint::access_token(svc, client, &at_record, now).await?;
     let authn = Authentication {
@@ -85,7 +96,7 @@ pub async fn redeem(svc: &Services, client: &Client, params: &Params, now: i64) 
         sid: &record.sid,
         nonce: record.nonce.as_deref(),
     };
-    let subject = IdTokenSubject { person: &person, sub: &sub, claims: &record.claims };
+    let subject = IdTokenSubject { person: &person, sub: &sub, claims: &record.claims, org: &org };
     let id_token = mint::id_token(svc, client, subject, &authn, &access_token, now)?;
     let mut response = json!({
         "access_token": access_token,
@@ -109,6 +120,7 @@ pub async fn redeem(svc: &Services, client: &Client, params: &Params, now: i64) 
             amr: record.amr.clone(),
             auth_time: record.auth_time,
             sid: record.sid.clone(),
+            acting_for: record.acting_for.clone(),
             created_at: now,
             expires_at: now + absolute,
         };

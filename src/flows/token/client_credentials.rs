@@ -43,6 +43,8 @@ pub async fn issue(svc: &Services, client: &Client, params: &Params, now: i64) -
         auth_time: None,
         amr: Vec::new(),
         claims: Default::default(),
+        acting_for: None,
+        org: Default::default(),
     };
     let token = mint::access_token(svc, client, &record, now).await?;
     Ok(json!({

@@ -3,7 +3,7 @@
 //! refresh tokens; and finding an access token's record again.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::crypto::jwt::{self, TYP_ACCESS_TOKEN, TYP_JWT};
 use crate::crypto::opaque::{random_token, token_digest};
@@ -47,6 +47,12 @@ pub struct AccessTokenRecord {
     pub amr: Vec<String>,
     /// Requested userinfo claims.
     pub claims: ClaimsRequest,
+    /// The representation the person acts through (`None`: for themselves).
+    #[serde(default)]
+    pub acting_for: Option<String>,
+    /// `vn_org` / `vn_account_type` as released when the token was issued (`org` scope).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub org: Map<String, Value>,
 }
 
 /// The ephemeral key of an access token: the digest of the whole token string, JWT or
@@ -79,6 +85,9 @@ pub async fn access_token(
                 }
                 if let Some(t) = record.auth_time {
                     obj.insert("auth_time".into(), t.into());
+                }
+                for (k, v) in &record.org {
+                    obj.insert(k.clone(), v.clone());
                 }
                 if !record.amr.is_empty() {
                     obj.insert("amr".into(), record.amr.clone().into());
@@ -149,6 +158,8 @@ pub struct IdTokenSubject<'a> {
     pub sub: &'a str,
     /// Individually requested claims.
     pub claims: &'a ClaimsRequest,
+    /// Claims of the organisation context (`org` scope; empty otherwise).
+    pub org: &'a Map<String, Value>,
 }
 
 /// Signs an ID token with the client's algorithm.
@@ -160,7 +171,7 @@ pub fn id_token(
     access_token: &str,
     now: i64,
 ) -> Result<String, OAuthError> {
-    let IdTokenSubject { person, sub, claims: claims_request } = subject;
+    let IdTokenSubject { person, sub, claims: claims_request, org } = subject;
     let alg = client.id_token_signed_response_alg;
     let mut c = json!({
         "iss": svc.config.issuer, "sub": sub, "aud": client.client_id, "azp": client.client_id,
@@ -173,6 +184,7 @@ pub fn id_token(
             obj.insert("nonce".into(), n.into());
         }
         let mut extra = claims::release_id_token(&client.scope, claims_request, &claims::person_claims(person));
+        extra.extend(org.clone());
         claim_policy::apply(client, person, &claims_request.id_token_verified, &mut extra, now);
         for (k, v) in extra {
             obj.entry(k).or_insert(v);
@@ -182,6 +194,10 @@ pub fn id_token(
             // released by userinfo with the `vn_pin` scope).
             for (k, v) in crate::protocol::upstream::national_portal_claims(person, sub, false) {
                 obj.entry(k).or_insert(v);
+            }
+            // Acting for an organisation: the portal's account type 2/3 and its names.
+            if claim_policy::may_receive(client, "vn_org") {
+                obj.extend(crate::protocol::org_claim::portal_claims(org));
             }
         }
     }

@@ -73,6 +73,8 @@ pub async fn refresh(svc: &Services, client: &Client, params: &Params, now: i64)
         Rotation::Invalid => return Err(invalid_grant("the refresh token is invalid or expired")),
     };
     let sub = svc.subject_for(client, &person.id);
+    let org = crate::flows::org_context::org_claims(svc, client, &scope, &person.id, family.acting_for.as_deref(), now)
+        .await?;
     let at_record = AccessTokenRecord {
         jti: uuid::Uuid::now_v7().to_string(),
         grant_id: Some(family.family_id.clone()),
@@ -87,6 +89,8 @@ pub async fn refresh(svc: &Services, client: &Client, params: &Params, now: i64)
         auth_time: Some(family.auth_time),
         amr: family.amr.clone(),
         claims: family.claims.clone(),
+        acting_for: family.acting_for.clone(),
+        org: org.clone(),
     };
     let access_token = mint::access_token(svc, client, &at_record, now).await?;
     let mut response = json!({
@@ -105,7 +109,7 @@ pub async fn refresh(svc: &Services, client: &Client, params: &Params, now: i64)
             sid: &family.sid,
             nonce: None,
         };
-        let subject = IdTokenSubject { person: &person, sub: &sub, claims: &family.claims };
+        let subject = IdTokenSubject { person: &person, sub: &sub, claims: &family.claims, org: &org };
         let id_token = mint::id_token(svc, client, subject, &authn, &access_token, now)?;
         if let Some(obj) = response.as_object_mut() {
             obj.insert("id_token".into(), id_token.into());

@@ -35,6 +35,7 @@ fn family(id: &str, person: &str, client: &str) -> RefreshFamily {
         amr: vec!["pwd".into()],
         auth_time: 100,
         sid: format!("sid-{id}"),
+        acting_for: None,
         created_at: 100,
         expires_at: 10_000,
     }
