@@ -156,8 +156,8 @@ enum TokenAction {
 #[derive(Subcommand)]
 enum AdminAction {
     /// Create the admin API's service client (client credentials, scopes `admin:clients
-    /// admin:people`) and print its client_id and secret once; if it exists, print how to
-    /// use it.
+    /// admin:people admin:orgs`) and print its client_id and secret once; if it exists,
+    /// print how to use it. Verification decisions need an officer's own sign-in.
     Bootstrap {
         #[arg(long, default_value = admin::BOOTSTRAP_CLIENT_ID)]
         client_id: String,
