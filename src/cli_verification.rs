@@ -42,12 +42,21 @@ pub enum OfficerAction {
 #[derive(Subcommand)]
 #[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum VerificationAction {
-    /// Open a case for a person at a counter, with the document checked.
+    /// Open a case at a counter, with the document checked: for a person (`--person`),
+    /// an organisation (`--org`) or a representation to confirm (`--representation`).
+    #[command(group(clap::ArgGroup::new("subject").required(true).multiple(false)))]
     Open {
         /// The person to verify: username or id.
-        #[arg(long)]
-        person: String,
-        /// The level asked for: 1 or 2 (level 2 needs two officers' approvals).
+        #[arg(long, group = "subject")]
+        person: Option<String>,
+        /// The organisation to verify: its id or tax code.
+        #[arg(long, group = "subject")]
+        org: Option<String>,
+        /// The representation to confirm (pending → active; two officers' approvals).
+        #[arg(long, group = "subject")]
+        representation: Option<String>,
+        /// The level asked for: 1 or 2 (level 2 and representations need two officers'
+        /// approvals).
         #[arg(long)]
         level: String,
         /// Document type, e.g. vn_the_can_cuoc.
@@ -175,6 +184,8 @@ pub async fn verification_command(config: &Config, now: i64, action: Verificatio
     match action {
         VerificationAction::Open {
             person,
+            org,
+            representation,
             level,
             document_type,
             document_number,
@@ -188,10 +199,19 @@ pub async fn verification_command(config: &Config, now: i64, action: Verificatio
             officer,
         } => done(
             async {
-                let subject = flow::resolve_person(store, &person).await?;
+                let subject = match (person, org, representation) {
+                    (Some(p), _, _) => Subject::Person(flow::resolve_person(store, &p).await?),
+                    (None, Some(o), _) => Subject::Organisation(o),
+                    (None, None, Some(r)) => Subject::Representation(r),
+                    (None, None, None) => {
+                        return Err(VerificationFlowError::Invalid(
+                            "give one of --person, --org and --representation".into(),
+                        ));
+                    }
+                };
                 let officer = flow::resolve_person(store, &officer).await?;
                 let req = OpenCase {
-                    subject: Subject::Person(subject),
+                    subject,
                     level: flow::parse_level(&level)?,
                     office: Office { province: parse_province(&province)?, commune },
                     evidence: vec![EvidenceItem {

@@ -179,8 +179,8 @@ enum TokenAction {
 #[derive(Subcommand)]
 enum AdminAction {
     /// Create the admin API's service client (client credentials, scopes `admin:clients
-    /// admin:people`) and print its client_id and secret once; if it exists, print how to
-    /// use it.
+    /// admin:people admin:orgs`) and print its client_id and secret once; if it exists,
+    /// print how to use it. Verification decisions need an officer's own sign-in.
     Bootstrap {
         #[arg(long, default_value = admin::BOOTSTRAP_CLIENT_ID)]
         client_id: String,
@@ -741,6 +741,10 @@ enum OrgAction {
         /// Until when: unix seconds, or a date YYYY-MM-DD (to the end of that day, UTC).
         #[arg(long)]
         until: Option<String>,
+        /// Record it pending: not in force until a verification case about it is
+        /// approved by two officers (`dinhdanh verification open --representation ID`).
+        #[arg(long)]
+        pending: bool,
         /// Print JSON (the only format; accepted for scripts).
         #[arg(long)]
         json: bool,
@@ -776,13 +780,20 @@ async fn org_command(config: &Config, now: i64, action: OrgAction) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
-        OrgAction::Represent { org, username, role, scope, until, json: _ } => {
+        OrgAction::Represent { org, username, role, scope, until, pending, json: _ } => {
             let valid_until = match until.as_deref().map(orgs::parse_until).transpose() {
                 Ok(u) => u,
                 Err(e) => return fail(format!("--until: {e}")),
             };
-            let new =
-                orgs::NewRepresentation { username: Some(username), role, scope, valid_until, ..Default::default() };
+            let status = pending.then(|| "pending".to_owned());
+            let new = orgs::NewRepresentation {
+                username: Some(username),
+                role,
+                scope,
+                valid_until,
+                status,
+                ..Default::default()
+            };
             match orgs::add_representation(store, "cli", &org, new, now).await {
                 Ok(r) => print_json(&orgs::representation_json(&r)),
                 Err(e) => fail(e),

@@ -641,7 +641,8 @@ pub enum Bootstrap {
 }
 
 /// Creates the administrative service client (client credentials, `admin:clients
-/// admin:people`), unless a client with that id exists.
+/// admin:people admin:orgs`), unless a client with that id exists. Verification
+/// decisions are not among its powers: they need an officer's own sign-in.
 pub async fn bootstrap_admin(store: &dyn Store, client_id: &str, now: i64) -> Result<Bootstrap, AdminError> {
     if let Some(existing) = store.get_client(client_id).await? {
         return Ok(Bootstrap::Exists(existing));
@@ -651,7 +652,7 @@ pub async fn bootstrap_admin(store: &dyn Store, client_id: &str, now: i64) -> Re
         "client_name": "dinhdanh administration",
         "grant_types": ["client_credentials"],
         "token_endpoint_auth_method": "client_secret_basic",
-        "scope": format!("{SCOPE_CLIENTS} {SCOPE_PEOPLE}"),
+        "scope": format!("{SCOPE_CLIENTS} {SCOPE_PEOPLE} {SCOPE_ORGS}"),
     }))
     .map_err(|e| AdminError::Invalid(e.to_string()))?;
     Ok(Bootstrap::Created(register_client(store, &md, now).await?))

@@ -13,12 +13,14 @@
 use serde_json::{Value, json};
 
 use crate::audit::AuditEvent;
+use crate::flows::admin::AdminError;
 use crate::identity::verification::{
     self, CaseState, EvidenceItem, NewCase, Office, Officer, OfficerRole, Outcome, Subject, VerificationCase,
     VerificationError,
 };
-use crate::identity::{AssuranceLevel, PersonId, PersonStatus};
-use crate::store::{CaseFilter, CaseWrite, Store, StoreError};
+use crate::identity::{AssuranceLevel, OrgId, PersonId, PersonStatus, RepresentationId, RepresentationStatus};
+
+use crate::store::{CaseFilter, CaseWrite, REPRESENTATION_REVOKED, Store, StoreError};
 
 /// The admin scope of verification: read the queue (services) or act as an officer
 /// (person-bound tokens from the authorization-code flow).
@@ -182,7 +184,9 @@ pub struct OpenCase {
 }
 
 /// Opens a case. `opened_by` is an officer whose scope covers the office, or the
-/// subject themselves (self-submission).
+/// subject themselves (self-submission, people only). The subject must exist: an
+/// organisation may be named by internal id or tax code (stored by id); a representation
+/// must not be revoked.
 pub async fn open_case(
     store: &dyn Store,
     actor: &Actor,
@@ -215,11 +219,8 @@ async fn open_inner(
     req: OpenCase,
     now: i64,
 ) -> Result<VerificationCase> {
-    if let Subject::Person(p) = &req.subject
-        && store.find_person(p).await?.is_none()
-    {
-        return Err(VerificationFlowError::NotFound("no such person".into()));
-    }
+    let mut req = req;
+    req.subject = existing_subject(store, req.subject, now).await?;
     let self_submitted = matches!(&req.subject, Subject::Person(p) if p == opened_by);
     if !self_submitted {
         let officer = active_officer(store, opened_by).await?;
@@ -240,6 +241,51 @@ async fn open_inner(
     )?;
     store.create_case(&case).await?;
     Ok(case)
+}
+
+/// Checks that `subject` exists and may be verified, and names it canonically: an
+/// organisation given by tax code becomes its internal id. Unknown subjects are
+/// `NotFound`; a revoked representation is `Conflict` (revocation is final).
+async fn existing_subject(store: &dyn Store, subject: Subject, now: i64) -> Result<Subject> {
+    match subject {
+        Subject::Person(p) => match store.find_person(&p).await? {
+            Some(_) => Ok(Subject::Person(p)),
+            None => Err(VerificationFlowError::NotFound("no such person".into())),
+        },
+        Subject::Organisation(o) => match crate::flows::orgs::find_org_ref(store, &o, now).await {
+            Ok(org) => Ok(Subject::Organisation(org.id.0)),
+            Err(AdminError::Store(e)) => Err(e.into()),
+            Err(_) => Err(VerificationFlowError::NotFound(format!("no such organisation {o}"))),
+        },
+        Subject::Representation(r) => {
+            let rep = store
+                .find_representation(&RepresentationId(r.clone()))
+                .await?
+                .ok_or_else(|| VerificationFlowError::NotFound(format!("no such representation {r}")))?;
+            if rep.status == RepresentationStatus::Revoked {
+                return Err(StoreError::Conflict(REPRESENTATION_REVOKED.into()).into());
+            }
+            Ok(Subject::Representation(r))
+        }
+    }
+}
+
+/// Whether `officer` is, beyond the person subject the pure rules already check, a party
+/// to the case: the representative of a representation case, or someone who represents
+/// (or claims to represent) the organisation of an organisation case. Such an officer
+/// may not decide it.
+async fn is_party(store: &dyn Store, case: &VerificationCase, officer: &PersonId) -> Result<bool> {
+    Ok(match &case.subject {
+        Subject::Person(_) => false,
+        Subject::Representation(r) => {
+            store.find_representation(&RepresentationId(r.clone())).await?.is_some_and(|rep| rep.person_id == *officer)
+        }
+        Subject::Organisation(o) => store
+            .representations_of_org(&OrgId(o.clone()))
+            .await?
+            .iter()
+            .any(|rep| rep.person_id == *officer && rep.status != RepresentationStatus::Revoked),
+    })
 }
 
 /// Loads a case, applies `step` and saves it with a version check, retrying against
@@ -335,6 +381,9 @@ pub async fn decide(
     let done = async {
         let by = by.ok_or(VerificationFlowError::NoPerson)?;
         let officer = active_officer(store, by).await?;
+        if is_party(store, &find_case(store, case_id).await?, by).await? {
+            return Err(VerificationError::SelfDecision.into());
+        }
         change(store, case_id, |c| Ok(verification::decide(c, &officer, outcome, reason, now)?)).await
     }
     .await;

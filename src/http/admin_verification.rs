@@ -308,7 +308,7 @@ pub(super) fn document(doc: &mut Value) {
                 json!({"200": resp("a page of cases", "VerificationCasePage"), "400": err("bad filter or paging"), "403": err("not an officer, or the scope is missing")})),
             "post": op("openVerificationCase", "Open a case (an officer in scope at a counter, or the person about themselves)", v,
                 json!({"requestBody": body("NewVerificationCase")}),
-                json!({"201": resp("the case", "VerificationCase"), "400": err("invalid level, office or evidence"), "403": err("no person behind the token, not an officer, or out of scope"), "404": err("no such person")})),
+                json!({"201": resp("the case", "VerificationCase"), "400": err("invalid level, office or evidence"), "403": err("no person behind the token, not an officer, or out of scope"), "404": err("no such person, organisation (id or tax code) or representation"), "409": err("the representation is revoked")})),
         },
         "/verification/cases/{id}": {
             "get": op("getVerificationCase", "Read a case", v, json!({"parameters": id_param("case id")}),
@@ -323,8 +323,8 @@ pub(super) fn document(doc: &mut Value) {
             "post": op("decideVerificationCase", "Approve or reject as the signed-in officer (four-eyes: level 2 and representations need two different officers)", v,
                 json!({"parameters": id_param("case id"), "requestBody": body("Decision")}),
                 json!({"200": resp("the case", "VerificationCase"), "400": err("a rejection needs a reason; no evidence"),
-                       "403": err("no person behind the token, not an officer, own case, or out of scope"),
-                       "404": err("no such case"), "409": err("the case is closed, or this officer already approved")})),
+                       "403": err("no person behind the token, not an officer, own case (including one's own representation or organisation), or out of scope"),
+                       "404": err("no such case"), "409": err("the case is closed, this officer already approved, or the representation was revoked (the case stays open)")})),
         },
         "/verification/cases/{id}/withdraw": {
             "post": op("withdrawVerificationCase", "Withdraw an open case (its subject or opener)", v, json!({"parameters": id_param("case id")}),

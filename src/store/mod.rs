@@ -26,7 +26,7 @@ pub use orgs::{OrgStore, TAX_CODE_TAKEN, UNKNOWN_PARTY};
 mod links;
 pub use links::{LinkStore, UpstreamLink};
 mod verification;
-pub use verification::{CaseFilter, CaseWrite, VerificationStore};
+pub use verification::{CaseFilter, CaseWrite, REPRESENTATION_REVOKED, SUBJECT_GONE, VerificationStore};
 
 /// Errors a store reports.
 #[derive(Debug, thiserror::Error)]

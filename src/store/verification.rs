@@ -4,10 +4,12 @@
 //! never a lost decision. When a case about a person closes approved, the person's
 //! assurance is raised in the same transaction.
 //!
-//! Approved cases about an organisation or a representation stay recorded here (state
-//! `approved`, the requested level, the evidence and the decisions); applying them to
-//! the organisation register happens in each backend's `apply_approval`, the one place
-//! to wire it.
+//! An approved case about an organisation raises the organisation's assurance the same
+//! way (never lowering a higher level); an approved case about a representation confirms
+//! it (`pending` → `active`). A revoked representation is never revived: the approving
+//! write is refused (`Conflict`, [`REPRESENTATION_REVOKED`]) and the case stays open, to
+//! be rejected or withdrawn. Each backend's `apply_approval` does this inside the case's
+//! transaction.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -55,8 +57,11 @@ pub trait VerificationStore: Send + Sync {
     ) -> Result<Vec<VerificationCase>, StoreError>;
     /// Replaces a case with `case` (its next version) if the stored one is still at
     /// `expected_version`, in one transaction; when `case` is an approved case about a
-    /// person, that person's assurance is set in the same transaction (level, source
-    /// `officer`, time, document evidence) unless they already hold a higher level.
+    /// person or an organisation, its assurance is set in the same transaction (level,
+    /// source `officer`, time, document evidence) unless it already holds a higher level;
+    /// when it is an approved case about a representation, the representation becomes
+    /// `active`. `Conflict` (nothing written) when the approved case's organisation or
+    /// representation does not exist, or the representation is revoked.
     async fn save_case(&self, case: &VerificationCase, expected_version: i64) -> Result<CaseWrite, StoreError>;
     /// Creates or replaces an officer record; `Conflict` if the person does not exist.
     async fn upsert_officer(&self, officer: &Officer) -> Result<(), StoreError>;
@@ -188,4 +193,33 @@ pub(crate) fn person_assurance(case: &VerificationCase) -> Option<(&PersonId, i6
     }
     let evidence = crate::identity::verification::assurance_evidence(case).and_then(|e| serde_json::to_string(&e).ok());
     Some((p, case.requested_level.as_i64(), case.closed_at.unwrap_or(case.updated_at), evidence))
+}
+
+/// The `Conflict` rule of approving a case about a revoked representation.
+pub const REPRESENTATION_REVOKED: &str =
+    "đại diện đã bị thu hồi, không thể xác nhận / the representation is revoked and cannot be confirmed";
+/// The `Conflict` rule of approving a case whose organisation or representation is gone.
+pub const SUBJECT_GONE: &str =
+    "tổ chức hoặc đại diện không còn tồn tại / the organisation or representation no longer exists";
+
+/// What an approved organisation case writes into the organisation's assurance columns:
+/// organisation id, level, time and evidence JSON; `None` when `case` is not an approved
+/// organisation case.
+pub(crate) fn org_assurance(case: &VerificationCase) -> Option<(&str, i64, i64, Option<String>)> {
+    let Subject::Organisation(o) = &case.subject else { return None };
+    if case.state != CaseState::Approved {
+        return None;
+    }
+    let evidence = crate::identity::verification::assurance_evidence(case).and_then(|e| serde_json::to_string(&e).ok());
+    Some((o, case.requested_level.as_i64(), case.closed_at.unwrap_or(case.updated_at), evidence))
+}
+
+/// The representation an approved representation case confirms, and when; `None` when
+/// `case` is not an approved representation case.
+pub(crate) fn representation_confirmation(case: &VerificationCase) -> Option<(&str, i64)> {
+    let Subject::Representation(r) = &case.subject else { return None };
+    if case.state != CaseState::Approved {
+        return None;
+    }
+    Some((r, case.closed_at.unwrap_or(case.updated_at)))
 }

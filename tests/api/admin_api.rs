@@ -46,7 +46,7 @@ async fn admin_token(app: &TestApp) -> String {
         .json()
         .await
         .unwrap();
-    assert_eq!(t["scope"], "admin:clients admin:people");
+    assert_eq!(t["scope"], "admin:clients admin:people admin:orgs");
     t["access_token"].as_str().unwrap().to_owned()
 }
 

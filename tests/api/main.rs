@@ -29,4 +29,5 @@ mod tidy;
 mod tokens;
 mod userinfo;
 mod verification;
+mod verification_outcomes;
 mod verified_claims;

@@ -31,7 +31,7 @@ async fn json_of(r: reqwest::Response, status: u16) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// The bootstrap admin client's token (admin:clients admin:people).
+/// The bootstrap admin client's token (admin:clients admin:people admin:orgs).
 async fn admin_token(app: &TestApp) -> String {
     let store = app.running.state.services.store.as_ref();
     let admin::Bootstrap::Created(r) = admin::bootstrap_admin(store, admin::BOOTSTRAP_CLIENT_ID, T0).await.unwrap()

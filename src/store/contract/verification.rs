@@ -1,15 +1,20 @@
 //! Contract checks of the verification port ([`VerificationStore`](crate::store::VerificationStore)):
 //! cases round-trip, list with filters and paging, writes are version-checked, an
 //! approved person case raises the person's assurance in the same write, officers
-//! upsert; and racing officers never both win.
+//! upsert; and racing officers never both win. Approved organisation cases raise the
+//! organisation's assurance (never lowering it), approved representation cases confirm a
+//! pending representation, and a revoked one is never revived.
 
 use std::sync::Arc;
 
 use crate::identity::verification::{
     self, CaseState, EvidenceItem, NewCase, Office, Officer, OfficerRole, Outcome, Subject, VerificationCase,
 };
-use crate::identity::{AssuranceLevel, AssuranceSource, Evidence, Person, PersonId};
-use crate::store::{CaseFilter, CaseWrite, Store, StoreError};
+use crate::identity::{
+    AssuranceLevel, AssuranceSource, Evidence, OrgId, OrgType, Organisation, Person, PersonId, Representation,
+    RepresentationId, RepresentationSource, RepresentationStatus, Role,
+};
+use crate::store::{CaseFilter, CaseWrite, REPRESENTATION_REVOKED, SUBJECT_GONE, Store, StoreError};
 
 fn doc() -> EvidenceItem {
     EvidenceItem {
@@ -137,8 +142,9 @@ pub async fn cases(store: &dyn Store) {
     let p = store.find_person(&PersonId("vf-citizen".into())).await.unwrap().unwrap();
     assert_eq!((p.assurance.level, p.assurance.verified_at), (AssuranceLevel::Level2, Some(1_200)));
 
-    // A rejected case changes no one; organisation and representation outcomes stay
-    // recorded on the case.
+    // A rejected case changes no one, even about an organisation that is not there;
+    // approving a case about a representation that is not there is refused, nothing
+    // written (the case stays in review).
     let c3 = new_case("vf-case-3", Subject::Organisation("org-1".into()), AssuranceLevel::Level1, 79);
     store.create_case(&c3).await.unwrap();
     let far = officer("vf-off-b", 79, None);
@@ -147,9 +153,13 @@ pub async fn cases(store: &dyn Store) {
     let c4 = new_case("vf-case-4", Subject::Representation("rep-1".into()), AssuranceLevel::Level1, 1);
     store.create_case(&c4).await.unwrap();
     let c4 = decide(store, &c4, &a, Outcome::Approve, 1_500).await;
-    let c4 = decide(store, &c4, &b, Outcome::Approve, 1_501).await;
-    assert_eq!(store.find_case("vf-case-4").await.unwrap().unwrap().state, CaseState::Approved);
-    assert_eq!(c4.state, CaseState::Approved);
+    let closing = verification::decide(&c4, &b, Outcome::Approve, None, 1_501).unwrap();
+    assert_eq!(closing.state, CaseState::Approved);
+    assert!(
+        matches!(store.save_case(&closing, c4.version).await, Err(StoreError::Conflict(r)) if r == SUBJECT_GONE),
+        "approving a case about an unknown representation is refused"
+    );
+    assert_eq!(store.find_case("vf-case-4").await.unwrap(), Some(c4));
 
     // Listing: filters by state and office, pages by id.
     let all = store.list_cases(&CaseFilter::default(), None, 10).await.unwrap();
@@ -160,7 +170,7 @@ pub async fn cases(store: &dyn Store) {
     let page = store.list_cases(&CaseFilter::default(), Some("vf-case-2"), 1).await.unwrap();
     assert_eq!(page.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["vf-case-3"]);
     let approved = CaseFilter { state: Some(CaseState::Approved), ..Default::default() };
-    assert_eq!(store.list_cases(&approved, None, 10).await.unwrap().len(), 3);
+    assert_eq!(store.list_cases(&approved, None, 10).await.unwrap().len(), 2);
     let in_79 = CaseFilter { province: Some(79), ..Default::default() };
     assert_eq!(store.list_cases(&in_79, None, 10).await.unwrap()[0].id, "vf-case-3");
     let other_commune = CaseFilter { province: Some(1), commune: Some("00007".into()), ..Default::default() };
@@ -171,6 +181,125 @@ pub async fn cases(store: &dyn Store) {
 
     assert!(store.delete_officer(&PersonId("vf-off-a".into())).await.unwrap());
     assert!(!store.delete_officer(&PersonId("vf-off-a".into())).await.unwrap());
+
+    outcomes(store).await;
+}
+
+fn org(id: &str) -> Organisation {
+    Organisation::new(OrgId(id.into()), OrgType::Agency, None, "Sở Tư pháp", None, 900).unwrap()
+}
+
+fn representation(id: &str, person: &str, org: &str, status: RepresentationStatus) -> Representation {
+    Representation {
+        id: RepresentationId(id.into()),
+        person_id: PersonId(person.into()),
+        org_id: OrgId(org.into()),
+        role: Role::LegalRepresentative,
+        scope: vec![],
+        valid_from: 900,
+        valid_until: None,
+        granted_by: None,
+        source: RepresentationSource::Officer,
+        status,
+        created_at: 900,
+        updated_at: 900,
+    }
+}
+
+/// Approves `case` with as many officers as it needs (each save expected to land but
+/// the last, whose write is returned).
+async fn approve_all(store: &dyn Store, case: &VerificationCase, now: i64) -> Result<CaseWrite, StoreError> {
+    let officers = [officer("vo-off-a", 1, None), officer("vo-off-b", 1, None)];
+    let needed = verification::approvals_needed(&case.subject, case.requested_level);
+    let mut c = case.clone();
+    for o in &officers[..needed - 1] {
+        c = decide(store, &c, o, Outcome::Approve, now).await;
+    }
+    let last = verification::decide(&c, &officers[needed - 1], Outcome::Approve, None, now).unwrap();
+    assert_eq!(last.state, CaseState::Approved);
+    store.save_case(&last, c.version).await
+}
+
+/// Approved cases about organisations and representations: applied in the case's write.
+pub async fn outcomes(store: &dyn Store) {
+    for id in ["vo-rep", "vo-off-a", "vo-off-b"] {
+        person(store, id).await;
+    }
+    let org_id = OrgId("vo-org".into());
+    store.create_org(&org("vo-org")).await.unwrap();
+
+    // An organisation: level 1 from one officer, with the document as evidence.
+    let c = new_case("vo-case-1", Subject::Organisation("vo-org".into()), AssuranceLevel::Level1, 1);
+    store.create_case(&c).await.unwrap();
+    assert_eq!(approve_all(store, &c, 2_000).await.unwrap(), CaseWrite::Saved);
+    let o = store.find_org(&org_id).await.unwrap().unwrap();
+    assert_eq!(
+        (o.assurance.level, o.assurance.source, o.assurance.verified_at, o.updated_at),
+        (AssuranceLevel::Level1, AssuranceSource::Officer, Some(2_000), 2_000)
+    );
+    match o.assurance.evidence {
+        Some(Evidence::Document { case_id, document_type, organization, .. }) => {
+            assert_eq!(
+                (case_id.as_str(), document_type.as_str(), organization.as_str()),
+                ("vo-case-1", "vn_the_can_cuoc", "001/00004")
+            );
+        }
+        other => panic!("document evidence expected, got {other:?}"),
+    }
+    // Level 2 (two officers) raises it; a later level-1 approval never lowers it.
+    let c = new_case("vo-case-2", Subject::Organisation("vo-org".into()), AssuranceLevel::Level2, 1);
+    store.create_case(&c).await.unwrap();
+    assert_eq!(approve_all(store, &c, 2_100).await.unwrap(), CaseWrite::Saved);
+    let c = new_case("vo-case-3", Subject::Organisation("vo-org".into()), AssuranceLevel::Level1, 1);
+    store.create_case(&c).await.unwrap();
+    assert_eq!(approve_all(store, &c, 2_200).await.unwrap(), CaseWrite::Saved);
+    assert_eq!(store.find_case("vo-case-3").await.unwrap().unwrap().state, CaseState::Approved);
+    let o = store.find_org(&org_id).await.unwrap().unwrap();
+    assert_eq!((o.assurance.level, o.assurance.verified_at), (AssuranceLevel::Level2, Some(2_100)));
+    assert!(matches!(o.assurance.evidence, Some(Evidence::Document { case_id, .. }) if case_id == "vo-case-2"));
+    // An organisation that is not there: refused, the case unchanged.
+    let c = new_case("vo-case-4", Subject::Organisation("vo-none".into()), AssuranceLevel::Level1, 1);
+    store.create_case(&c).await.unwrap();
+    assert!(matches!(approve_all(store, &c, 2_300).await, Err(StoreError::Conflict(r)) if r == SUBJECT_GONE));
+    assert_eq!(store.find_case("vo-case-4").await.unwrap(), Some(c));
+
+    // A pending representation: one approval leaves it pending; the second confirms it.
+    let pending = representation("vo-rep-p", "vo-rep", "vo-org", RepresentationStatus::Pending);
+    store.create_representation(&pending).await.unwrap();
+    assert!(store.representations_of_person(&PersonId("vo-rep".into()), 2_400).await.unwrap().is_empty());
+    let c = new_case("vo-case-5", Subject::Representation("vo-rep-p".into()), AssuranceLevel::Level1, 1);
+    store.create_case(&c).await.unwrap();
+    let first = decide(store, &c, &officer("vo-off-a", 1, None), Outcome::Approve, 2_400).await;
+    assert_eq!(first.state, CaseState::InReview);
+    let r = store.find_representation(&pending.id).await.unwrap().unwrap();
+    assert_eq!(r.status, RepresentationStatus::Pending);
+    let second = verification::decide(&first, &officer("vo-off-b", 1, None), Outcome::Approve, None, 2_500).unwrap();
+    assert_eq!(store.save_case(&second, first.version).await.unwrap(), CaseWrite::Saved);
+    let r = store.find_representation(&pending.id).await.unwrap().unwrap();
+    assert_eq!((r.status, r.updated_at), (RepresentationStatus::Active, 2_500));
+    let mine = store.representations_of_person(&PersonId("vo-rep".into()), 2_600).await.unwrap();
+    assert_eq!(mine.iter().map(|(r, _)| r.id.0.as_str()).collect::<Vec<_>>(), ["vo-rep-p"]);
+    // Confirming an active one again changes nothing.
+    let c = new_case("vo-case-6", Subject::Representation("vo-rep-p".into()), AssuranceLevel::Level1, 1);
+    store.create_case(&c).await.unwrap();
+    assert_eq!(approve_all(store, &c, 2_700).await.unwrap(), CaseWrite::Saved);
+    assert_eq!(store.find_representation(&pending.id).await.unwrap(), Some(r));
+
+    // A revoked representation stays revoked: the approving write is refused and the
+    // case stays in review (to be rejected or withdrawn).
+    let revoked = representation("vo-rep-r", "vo-rep", "vo-org", RepresentationStatus::Pending);
+    store.create_representation(&revoked).await.unwrap();
+    let c = new_case("vo-case-7", Subject::Representation("vo-rep-r".into()), AssuranceLevel::Level1, 1);
+    store.create_case(&c).await.unwrap();
+    let first = decide(store, &c, &officer("vo-off-a", 1, None), Outcome::Approve, 2_800).await;
+    assert!(store.set_representation_status(&revoked.id, RepresentationStatus::Revoked, 2_850).await.unwrap());
+    let second = verification::decide(&first, &officer("vo-off-b", 1, None), Outcome::Approve, None, 2_900).unwrap();
+    assert!(
+        matches!(store.save_case(&second, first.version).await, Err(StoreError::Conflict(r)) if r == REPRESENTATION_REVOKED)
+    );
+    assert_eq!(store.find_case("vo-case-7").await.unwrap(), Some(first));
+    let r = store.find_representation(&revoked.id).await.unwrap().unwrap();
+    assert_eq!((r.status, r.updated_at), (RepresentationStatus::Revoked, 2_850));
 }
 
 /// Officers racing to decide one case: exactly one write lands, none is lost silently.

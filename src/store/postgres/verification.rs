@@ -8,8 +8,10 @@ use sqlx::postgres::PgRow;
 
 use super::{PostgresStore, conflict_or_unavailable, unavailable};
 use crate::identity::PersonId;
-use crate::identity::verification::{Officer, Subject, VerificationCase};
+use crate::identity::RepresentationStatus;
+use crate::identity::verification::{Officer, VerificationCase};
 use crate::store::verification::{CASE_COLUMNS, CaseColumns, officer_of, person_assurance};
+use crate::store::verification::{REPRESENTATION_REVOKED, SUBJECT_GONE, org_assurance, representation_confirmation};
 use crate::store::{CaseFilter, CaseWrite, StoreError, VerificationStore};
 
 fn case_from_row(r: &PgRow) -> Result<VerificationCase, StoreError> {
@@ -42,9 +44,9 @@ fn officer_from_row(r: &PgRow) -> Result<Officer, StoreError> {
     )
 }
 
-/// Applies an approved case to what it is about, inside the case's transaction. A
-/// person's assurance is raised (never lowered); organisations and representations are
-/// the organisation register's: wire them here.
+/// Applies an approved case to what it is about, inside the case's transaction: a
+/// person's or an organisation's assurance is raised (never lowered); a representation
+/// is confirmed (`pending` → `active`), a revoked one refused with `Conflict`.
 async fn apply_approval(conn: &mut sqlx::PgConnection, case: &VerificationCase) -> Result<(), StoreError> {
     if let Some((person, level, at, evidence)) = person_assurance(case) {
         sqlx::query(
@@ -61,9 +63,50 @@ async fn apply_approval(conn: &mut sqlx::PgConnection, case: &VerificationCase) 
         .await
         .map_err(unavailable)?;
     }
-    match &case.subject {
-        Subject::Person(_) | Subject::Organisation(_) | Subject::Representation(_) => Ok(()),
+    if let Some((org, level, at, evidence)) = org_assurance(case) {
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT assurance_level FROM organisations WHERE id = $1 FOR UPDATE")
+                .bind(org)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(unavailable)?;
+        let Some(current) = current else { return Err(StoreError::Conflict(SUBJECT_GONE.into())) };
+        if current <= level {
+            sqlx::query(
+                "UPDATE organisations SET assurance_level = $1, assurance_source = 'officer', assurance_time = $2, \
+                 assurance_evidence = $3, updated_at = $4 WHERE id = $5",
+            )
+            .bind(level)
+            .bind(at)
+            .bind(evidence)
+            .bind(at)
+            .bind(org)
+            .execute(&mut *conn)
+            .await
+            .map_err(unavailable)?;
+        }
     }
+    if let Some((rep, at)) = representation_confirmation(case) {
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM representations WHERE id = $1 FOR UPDATE")
+            .bind(rep)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(unavailable)?;
+        match status.as_deref().map(RepresentationStatus::parse) {
+            None => return Err(StoreError::Conflict(SUBJECT_GONE.into())),
+            Some(RepresentationStatus::Revoked) => return Err(StoreError::Conflict(REPRESENTATION_REVOKED.into())),
+            Some(RepresentationStatus::Active) => {}
+            Some(RepresentationStatus::Pending) => {
+                sqlx::query("UPDATE representations SET status = 'active', updated_at = $1 WHERE id = $2")
+                    .bind(at)
+                    .bind(rep)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(unavailable)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
