@@ -26,6 +26,7 @@ pub mod introspect;
 pub mod issue;
 pub mod keys;
 pub mod logout;
+pub mod mandates;
 pub mod orgs;
 pub mod registration;
 pub mod revoke;
