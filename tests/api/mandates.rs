@@ -6,7 +6,7 @@
 use dinhdanh::clock::Clock;
 use dinhdanh::flows::admin::{NewPerson, create_person};
 use dinhdanh::flows::orgs::{NewOrganisation, NewRepresentation, add_representation, create_org};
-use dinhdanh::identity::{AssuranceLevel, OrgId, RepresentationSource, RepresentationStatus, Role};
+use dinhdanh::identity::{AssuranceLevel, OrgId, PersonalNumber, RepresentationSource, RepresentationStatus, Role};
 use dinhdanh::protocol::verified_claims::iso8601;
 
 use crate::broker::{End, drive, pair, set_upstream_person};
@@ -14,6 +14,7 @@ use crate::helpers::*;
 
 const GRANTEE_PIN: &str = "001099012345";
 const UNKNOWN_PIN: &str = "001099000777";
+const HOUSEHOLD_PIN: &str = "001099000999";
 
 fn date(unix: i64) -> String {
     iso8601(unix).chars().take(10).collect()
@@ -80,6 +81,21 @@ async fn mandates_granted_and_revoked_at_level_two_only() {
     )
     .await
     .unwrap();
+    // A household business whose tax code is a personal number: shown masked.
+    let household = create_org(
+        store,
+        "cli",
+        NewOrganisation {
+            tax_code: Some(HOUSEHOLD_PIN.into()),
+            name: "Hộ kinh doanh Dung".into(),
+            ..Default::default()
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    let rep = NewRepresentation { person_id: Some(granter.0.clone()), role: "head".into(), ..Default::default() };
+    add_representation(store, "cli", &household.id.0, rep, now).await.unwrap();
     let grantee = create_person(
         store,
         &svc.hasher,
@@ -105,6 +121,9 @@ async fn mandates_granted_and_revoked_at_level_two_only() {
     assert_eq!(status, 200);
     assert!(page.contains("Công ty TNHH Sao Mai") && page.contains("0100109106"), "{page}");
     assert!(page.contains("Người đại diện theo pháp luật"), "{page}");
+    let masked = PersonalNumber::parse(HOUSEHOLD_PIN, 2026).unwrap().masked();
+    assert!(page.contains("Hộ kinh doanh Dung") && page.contains(&masked), "{page}");
+    assert!(!page.contains(HOUSEHOLD_PIN), "a personal-number tax code is masked");
     assert!(page.contains("mức độ 2") && page.contains("urn:vn:eid:loa:1"), "{page}");
     assert!(page.contains("<fieldset disabled>"), "the forms are disabled at level 1: {page}");
     let weak_csrf = hidden(&page, "csrf");
