@@ -27,6 +27,7 @@ pub mod issue;
 pub mod keys;
 pub mod logout;
 pub mod org_context;
+pub mod mandates;
 pub mod orgs;
 pub mod registration;
 pub mod revoke;

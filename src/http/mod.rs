@@ -19,6 +19,7 @@ use crate::protocol::discovery::paths;
 
 mod account;
 mod account_consents;
+mod account_mandates;
 mod admin;
 mod admin_orgs;
 mod admin_verification;
@@ -225,6 +226,7 @@ pub fn router(state: AppState) -> Router {
         .route("/end_session/confirm", post(logout::confirm))
         .route("/account/consents", get(account_consents::show))
         .route("/account/consents/withdraw", post(account_consents::withdraw))
+        .route("/account/mandates", get(account_mandates::show).post(account_mandates::submit))
         .route(paths::REGISTER, post(register::register))
         .route("/register/{client_id}", get(register::read).put(register::update).delete(register::delete))
         .merge(admin::routes())

@@ -22,13 +22,13 @@ const UP_CLIENT: &str = "broker-at-upstream";
 const UP_SECRET: &str = "upstream-secret-0123456789abcdef0123456789";
 const UP_USER: &str = "citizen";
 const UP_PASSWORD: &str = "mật-khẩu-công-dân-1";
-const UP_PIN: &str = "079199000123";
+pub(crate) const UP_PIN: &str = "079199000123";
 
 /// The upstream OP process; killed when dropped.
-struct Upstream {
+pub(crate) struct Upstream {
     child: Child,
     issuer: String,
-    db_url: String,
+    pub(crate) db_url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -121,7 +121,7 @@ async fn start_upstream(broker_issuer: &str, port: u16) -> Upstream {
 }
 
 /// Changes the upstream's citizen directly in its database (as its operator would).
-async fn set_upstream_person(db_url: &str, level: AssuranceLevel, name: Option<&str>) {
+pub(crate) async fn set_upstream_person(db_url: &str, level: AssuranceLevel, name: Option<&str>) {
     let store = dinhdanh::store::sqlite::SqliteStore::connect(db_url).await.unwrap();
     let (mut p, _) = store.find_login(UP_USER).await.unwrap().unwrap();
     p.birthdate = Some("1999-07-30".into());
@@ -158,7 +158,7 @@ async fn broker(upstreams: Vec<UpstreamSettings>, fetch_timeout_ms: Option<u64>)
 /// The broker's port is only known once it runs, and the upstream registers the broker's
 /// callback: so the upstream's port is chosen first, the broker starts knowing it (it
 /// reads the upstream's discovery lazily), then the upstream starts.
-async fn pair() -> (TestApp, Upstream) {
+pub(crate) async fn pair() -> (TestApp, Upstream) {
     let port = free_port();
     let issuer = format!("http://localhost:{port}");
     let app = broker(vec![upstream_settings(&issuer)], None).await;
@@ -169,15 +169,15 @@ async fn pair() -> (TestApp, Upstream) {
 
 /// Where a browser journey ended.
 #[derive(Debug)]
-enum End {
+pub(crate) enum End {
     /// A redirect to the downstream client (its query).
     Client(Vec<(String, String)>),
     /// A page that is not a step we drive (status, HTML).
     Page(u16, String),
 }
 
-struct Journey {
-    end: End,
+pub(crate) struct Journey {
+    pub(crate) end: End,
     /// Every URL the browser requested.
     visited: Vec<String>,
 }
@@ -201,7 +201,7 @@ fn form_with_action(page: &str, needle: &str) -> String {
 /// Drives a browser from `url`: clicks the national e-ID button on the broker's login
 /// page, signs in at the upstream (or cancels when `cancel`), approves consents, and
 /// stops at the client or at any other page.
-async fn drive(app: &TestApp, browser: &reqwest::Client, url: &str, cancel: bool) -> Journey {
+pub(crate) async fn drive(app: &TestApp, browser: &reqwest::Client, url: &str, cancel: bool) -> Journey {
     let mut visited = Vec::new();
     let mut next = (url.to_owned(), None::<Vec<(String, String)>>);
     for _ in 0..20 {
@@ -244,7 +244,7 @@ async fn drive(app: &TestApp, browser: &reqwest::Client, url: &str, cancel: bool
     panic!("too many steps: {visited:?}");
 }
 
-fn code_from(j: &Journey) -> String {
+pub(crate) fn code_from(j: &Journey) -> String {
     match &j.end {
         End::Client(q) => param(q, "code").unwrap_or_else(|| panic!("no code: {q:?}")),
         End::Page(s, p) => panic!("ended on a page {s}: {p}"),

@@ -17,6 +17,7 @@ mod errors;
 mod helpers;
 mod keys;
 mod logout;
+mod mandates;
 mod multi_node;
 mod org_context;
 mod orgs;
