@@ -321,6 +321,8 @@ mod tests {
             auth_time: 1000,
             acr: acr.into(),
             amr: vec![],
+            acting_for: None,
+            context_chosen: false,
         };
         assert!(strong_enough(&s(acr::EID_LOA2), 5000));
         assert!(!strong_enough(&s(acr::EID_LOA1), 1000));
