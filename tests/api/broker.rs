@@ -32,6 +32,14 @@ pub(crate) struct Upstream {
     _dir: tempfile::TempDir,
 }
 
+impl Upstream {
+    /// Runs the upstream's CLI on its database (as its operator would, while it runs).
+    fn cli(&self, args: &[&str]) -> String {
+        let port: u16 = self.issuer.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap();
+        run_cli(self._dir.path(), port, args)
+    }
+}
+
 impl Drop for Upstream {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -77,7 +85,7 @@ async fn start_upstream(broker_issuer: &str, port: u16) -> Upstream {
         json!({
             "client_id": UP_CLIENT, "client_secret": UP_SECRET, "client_name": "Cổng tỉnh (broker)",
             "redirect_uris": [format!("{broker_issuer}/broker/callback")],
-            "scope": "openid profile email phone vn_pin", "claim_profile": "national_portal",
+            "scope": "openid profile email phone vn_pin org", "claim_profile": "national_portal",
         })
         .to_string(),
     )
@@ -140,7 +148,7 @@ fn upstream_settings(issuer: &str) -> UpstreamSettings {
         issuer: Some(issuer.into()),
         client_id: Some(UP_CLIENT.into()),
         client_secret: Some(UP_SECRET.parse().unwrap()),
-        scopes: Some(vec!["openid".into(), "vn_pin".into()]),
+        scopes: Some(vec!["openid".into(), "vn_pin".into(), "org".into()]),
         ..Default::default()
     }
 }
@@ -202,6 +210,18 @@ fn form_with_action(page: &str, needle: &str) -> String {
 /// page, signs in at the upstream (or cancels when `cancel`), approves consents, and
 /// stops at the client or at any other page.
 pub(crate) async fn drive(app: &TestApp, browser: &reqwest::Client, url: &str, cancel: bool) -> Journey {
+    drive_acting(app, browser, url, cancel, None).await
+}
+
+/// [`drive`], answering context pickers with the organisation whose label contains
+/// `upstream_org` on the upstream, and with "self" everywhere else.
+pub(crate) async fn drive_acting(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    url: &str,
+    cancel: bool,
+    upstream_org: Option<&str>,
+) -> Journey {
     let mut visited = Vec::new();
     let mut next = (url.to_owned(), None::<Vec<(String, String)>>);
     for _ in 0..20 {
@@ -237,11 +257,27 @@ pub(crate) async fn drive(app: &TestApp, browser: &reqwest::Client, url: &str, c
         } else if status == 200 && page.contains("name=\"decision\"") {
             let f = vec![("csrf".into(), csrf()), ("decision".into(), "allow".into())];
             (absolute(&url, &form_action(&page)), Some(f))
+        } else if status == 200 && page.contains("name=\"context\"") {
+            let choice = match upstream_org.filter(|_| !on_broker) {
+                Some(label) => context_value(&page, label),
+                None => "self".to_owned(),
+            };
+            (absolute(&url, &form_action(&page)), Some(vec![("csrf".into(), csrf()), ("context".into(), choice)]))
         } else {
             return Journey { end: End::Page(status, page), visited };
         };
     }
     panic!("too many steps: {visited:?}");
+}
+
+/// The `value` of the context button whose label contains `label`.
+fn context_value(page: &str, label: &str) -> String {
+    page.split("<button")
+        .find(|b| b.contains("name=\"context\"") && b.contains(label))
+        .and_then(|b| b.split("value=\"").nth(1))
+        .and_then(|v| v.split('"').next())
+        .unwrap_or_else(|| panic!("no context button for {label}: {page}"))
+        .to_owned()
 }
 
 pub(crate) fn code_from(j: &Journey) -> String {
@@ -598,4 +634,42 @@ async fn broker_refuses_a_personal_number_held_by_another_person() {
         events.iter().any(|e| e.event.action == "upstream.link" && e.event.outcome == "failure"),
         "the refusal is audited"
     );
+}
+
+#[tokio::test]
+async fn broker_organisation_account_links_the_business_and_acts_for_it() {
+    let (app, up) = pair().await;
+    // Upstream, the citizen represents a business (the national portal's type-2 account).
+    up.cli(&["org", "create", "--tax-code", "0100109106", "--name", "Công ty TNHH Sao Mai"]);
+    up.cli(&["org", "represent", "--org", "0100109106", "--username", UP_USER, "--role", "legal_representative"]);
+    app.client(json!({
+        "client_id": "biz", "client_secret": SECRET, "redirect_uris": [REDIRECT],
+        "client_name": "Dịch vụ công doanh nghiệp", "scope": "openid profile org",
+    }))
+    .await;
+    let browser = app.browser();
+    let url = app.authorize_url("biz", &[("scope", "openid org")]);
+    let j = drive_acting(&app, &browser, &url, false, Some("Sao Mai")).await;
+    let code = code_from(&j);
+    let (id, access) = id_token_of(&app, "biz", &code).await;
+    assert_eq!(id["acr"], "urn:vn:eid:loa:1");
+    assert_eq!(id["vn_account_type"], "enterprise", "{id}");
+    assert_eq!(id["vn_org"]["tax_code"], "0100109106");
+    assert_eq!(id["vn_org"]["name"], "Công ty TNHH Sao Mai");
+    assert_eq!(id["vn_org"]["source"], "vneid");
+    assert_eq!(id["vn_org"]["role"], "authorised_person", "the upstream does not say in which capacity");
+    assert_eq!(claims(&access)["vn_org"]["tax_code"], "0100109106");
+    // The business and the representation are now ours, linked once.
+    let store = app.running.state.services.store.as_ref();
+    let tax = dinhdanh::identity::TaxCode::parse("0100109106", 2026).unwrap();
+    let org = store.find_org_by_tax_code(&tax).await.unwrap().expect("organisation recorded");
+    let reps = store.representations_of_org(&org.id).await.unwrap();
+    assert_eq!(reps.len(), 1);
+    let events = store.audit_events(0, 1000).await.unwrap();
+    assert!(events.iter().any(|e| e.event.action == "upstream.organisation_link" && e.event.outcome == "success"));
+    // Signing in again for the business does not duplicate it.
+    let browser = app.browser();
+    let j = drive_acting(&app, &browser, &url, false, Some("Sao Mai")).await;
+    code_from(&j);
+    assert_eq!(store.representations_of_org(&org.id).await.unwrap().len(), 1);
 }
