@@ -45,6 +45,10 @@ export DINHDANH_LOG_FORMAT=json RUST_LOG=warn DINHDANH_SHUTDOWN_DRAIN_MS=0
 "$BIN" migrate
 printf '{"client_id":"%s","client_secret":"%s","grant_types":["client_credentials"],"scope":"api:read"}' \
   "$CLIENT_ID" "$CLIENT_SECRET" | "$BIN" client create --metadata - >/dev/null
+# The same client with opaque access tokens: the like-for-like comparison with the
+# peer's opaque client-credentials tokens.
+printf '{"client_id":"%s-opaque","client_secret":"%s","grant_types":["client_credentials"],"scope":"api:read","access_token_strategy":"opaque"}' \
+  "$CLIENT_ID" "$CLIENT_SECRET" | "$BIN" client create --metadata - >/dev/null
 
 echo "== starting dinhdanh on CPU 1" >&2
 taskset -c 1 "$BIN" serve 2>"$WORK/ours.log" &
@@ -68,6 +72,12 @@ A_EXTRA_PIDS="$PEER_REDIS_PID" B_EXTRA_PIDS="$OUR_REDIS_PID" OUT="$OUT" \
   "$HARNESS/compare.sh" \
     http://127.0.0.1:39301 "$CLIENT_ID" "$CLIENT_SECRET" \
     "http://127.0.0.1:$PORT" "$CLIENT_ID" "$CLIENT_SECRET"
+echo "== opaque access tokens on both sides (token_cc, introspect)" >&2
+ENDPOINTS="token_cc introspect" A_EXTRA_PIDS="$PEER_REDIS_PID" B_EXTRA_PIDS="$OUR_REDIS_PID" \
+  OUT="${OUT%.tsv}-opaque.tsv" A_LABEL=peer B_LABEL=ours-opaque \
+  "$HARNESS/compare.sh" \
+    http://127.0.0.1:39301 "$CLIENT_ID" "$CLIENT_SECRET" \
+    "http://127.0.0.1:$PORT" "$CLIENT_ID-opaque" "$CLIENT_SECRET"
 PEAK_KB=$(awk '/VmHWM/ {print $2}' "/proc/$OURS_PID/status")
 PEER_PEAK_KB=$(awk '/VmHWM/ {print $2}' "/proc/$PEER_PID/status" 2>/dev/null || echo 0)
 echo "memory: ours idle $((IDLE_RSS_KB / 1024)) MiB peak $((PEAK_KB / 1024)) MiB; peer idle $((PEER_IDLE_RSS_KB / 1024)) MiB peak $((PEER_PEAK_KB / 1024)) MiB"
