@@ -179,6 +179,30 @@ async fn level_2_needs_two_different_officers_and_every_refusal_is_audited() {
         }
         other => panic!("document evidence expected: {other:?}"),
     }
+    // What the officers verified is what relying parties now receive: the citizen signs
+    // in at a portal allowed `verified_claims` and asks for them.
+    app.client(json!({"client_id": "ida-portal", "client_secret": SECRET, "redirect_uris": [REDIRECT],
+                      "scope": "openid profile", "allowed_claims": ["name", "verified_claims"]}))
+        .await;
+    let request = r#"{"userinfo":{"verified_claims":{"verification":{"trust_framework":null,"assurance_level":null,"evidence":[{"type":null}]},"claims":{"name":null}}}}"#;
+    let t = app.tokens(&app.browser(), "ida-portal", "an.nguyen", &[("scope", "openid profile"), ("claims", request)]).await;
+    let info: Value = app
+        .api()
+        .get(app.url("/userinfo"))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let vc = &info["verified_claims"];
+    assert_eq!(vc["verification"]["trust_framework"], "vn_nd69", "{info}");
+    assert_eq!(vc["verification"]["assurance_level"], "level2");
+    assert_eq!(vc["verification"]["evidence"][0]["type"], "document");
+    assert_eq!(vc["verification"]["evidence"][0]["check_details"][0]["check_method"], "pvp");
+    assert_eq!(vc["claims"]["name"], "Nguyễn Văn An");
+
     // Closed: no more decisions, evidence or withdrawal.
     assert_eq!(json_of(decide(&app, &token_a, &id, "reject", Some("x")).await, 409).await["error"], "case_closed");
     let r = call(&app, "POST", &format!("/verification/cases/{id}/evidence"), Some(&token_a), Some(evidence())).await;
