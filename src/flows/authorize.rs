@@ -203,7 +203,7 @@ async fn continue_request(
                 .find_consent(&PersonId(session.person_id.clone()), &client.client_id)
                 .await
                 .map_err(store_failed)?;
-            if consent_needed(request.prompt, remembered.as_ref(), &request.scope) {
+            if consent_needed(request.prompt, remembered.as_ref(), &request.consent_items()) {
                 if request.prompt.none {
                     return Err(OAuthError::new(ErrorCode::ConsentRequired, "the person must approve this client"));
                 }

@@ -47,7 +47,7 @@ pub(crate) async fn record_with_receipt(
         client_id: request.client_id.clone(),
         client_name,
         purpose,
-        scopes: request.scope.clone(),
+        scopes: request.consent_items(),
         claims,
         acr: session.acr.clone(),
         policy_version: PRIVACY_NOTICE_VERSION.to_owned(),

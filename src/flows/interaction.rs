@@ -227,7 +227,7 @@ async fn view_of(svc: &Services, ix: &Interaction, error: Option<LoginError>, no
             View::Consent {
                 csrf: ix.csrf.clone(),
                 client_name,
-                scopes: ix.request.scope.iter().map(str::to_owned).collect(),
+                scopes: ix.request.consent_items().iter().map(str::to_owned).collect(),
                 person_name,
             }
         }
@@ -520,7 +520,7 @@ async fn consent_or_code(
         .find_consent(&PersonId(session.person_id.clone()), &ix.request.client_id)
         .await
         .map_err(store_failed)?;
-    Ok(if consent_needed(ix.request.prompt, remembered.as_ref(), &ix.request.scope) {
+    Ok(if consent_needed(ix.request.prompt, remembered.as_ref(), &ix.request.consent_items()) {
         ix.stage = Stage::Consent;
         ix.session = Some(session);
         svc.ephemeral

@@ -116,6 +116,8 @@ const VI: Texts = Texts {
         ("phone", "Số điện thoại"),
         ("address", "Địa chỉ"),
         ("vn_pin", "Số định danh cá nhân (12 chữ số)"),
+        ("org", "Tổ chức bạn thay mặt (tên, mã số thuế, vai trò của bạn)"),
+        ("verified_claims", "Thông tin định danh đã được xác minh: nội dung, cách thức và thời điểm xác minh"),
     ],
 };
 
@@ -158,6 +160,8 @@ const EN: Texts = Texts {
         ("phone", "Your phone number"),
         ("address", "Your address"),
         ("vn_pin", "Your personal identification number (12 digits)"),
+        ("org", "The organisation you act for (name, tax code, your role)"),
+        ("verified_claims", "Your verified identity: what was checked, how and when (level, evidence)"),
     ],
 };
 

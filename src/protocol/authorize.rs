@@ -132,7 +132,22 @@ pub struct AuthorizeRequest {
     pub minimum_acr: Option<String>,
 }
 
+/// The consent item a `verified_claims` request adds to the scopes: verified identity
+/// data is asked for (and remembered) on its own, so a client that was once allowed a
+/// scope does not receive verified claims without the person saying yes to them.
+pub const VERIFIED_CLAIMS_CONSENT: &str = "verified_claims";
+
 impl AuthorizeRequest {
+    /// What the person consents to: the scope, plus [`VERIFIED_CLAIMS_CONSENT`] when the
+    /// `claims` parameter asks for `verified_claims`.
+    pub fn consent_items(&self) -> Scopes {
+        if self.claims.id_token_verified.is_empty() && self.claims.userinfo_verified.is_empty() {
+            self.scope.clone()
+        } else {
+            self.scope.union(&Scopes::parse(VERIFIED_CLAIMS_CONSENT))
+        }
+    }
+
     /// Essential acr values as static strings.
     pub fn essential_acr(&self) -> Vec<&'static str> {
         self.essential_acr.iter().filter_map(|v| acr::canonical(v)).collect()

@@ -251,3 +251,30 @@ async fn receipts_are_listed_and_withdrawal_asks_again_and_kills_the_refresh_tok
     assert!(events.iter().any(|e| e.event.action == "consent.withdraw" && e.event.outcome == "success"));
     assert!(events.iter().any(|e| e.event.action == "consent.withdraw" && e.event.outcome == "refused_csrf"));
 }
+
+#[tokio::test]
+async fn verified_claims_need_their_own_consent() {
+    let app = TestApp::spawn().await;
+    client_allowing(&app, "allowed", Some(json!(["name", "email", "verified_claims", "birthdate"]))).await;
+    let p = app.user("an.nguyen").await;
+    verify(&app, &p).await;
+    let b = app.browser();
+    // Consent to the scopes alone…
+    let t = app.tokens(&b, "allowed", "an.nguyen", &[("scope", "openid email")]).await;
+    assert!(t["access_token"].is_string());
+    // …does not cover verified claims: the consent page asks again, naming them.
+    let r = app.follow(&b, &app.authorize_url("allowed", &[("scope", "openid email"), ("claims", UI_REQUEST)])).await;
+    assert!(location(&r).is_none(), "no silent code for a verified_claims request");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("name=\"decision\""), "{page}");
+    assert!(page.contains("Thông tin định danh đã được xác minh"), "the consent names verified identity data");
+    let r = app.approve(&b, &page).await;
+    let code = code_of(&r);
+    assert!(!code.code.is_empty());
+    // Remembered from now on, with its receipt.
+    let r = app.follow(&b, &app.authorize_url("allowed", &[("scope", "openid email"), ("claims", UI_REQUEST)])).await;
+    assert!(location(&r).is_some_and(|l| l.starts_with(REDIRECT)), "remembered");
+    let store = app.running.state.services.store.as_ref();
+    let receipts = store.consent_receipts(&PersonId(p.clone())).await.unwrap();
+    assert!(receipts.iter().any(|r| r.scopes.contains("verified_claims")), "the receipt says so");
+}
