@@ -9,8 +9,6 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::clock::Clock;
@@ -159,11 +157,51 @@ impl RequestIds {
     }
 }
 
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+impl RequestIds {
+    /// The next id.
+    fn make(&self) -> HeaderValue {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix)).ok().map(RequestId::new)
+        HeaderValue::from_str(&format!("{}-{n:x}", self.prefix)).unwrap_or(HeaderValue::from_static("-"))
     }
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Headers every response carries unless the handler set its own.
+const SECURITY_HEADERS: [(HeaderName, HeaderValue); 4] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"),
+    ),
+    (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+];
+
+/// The outermost layer: a request id for every request (kept if a trusted proxy set
+/// one), echoed on the response; the security headers on every response.
+async fn edge(
+    axum::extract::State(ids): axum::extract::State<RequestIds>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let id = match request.headers().get(&X_REQUEST_ID) {
+        Some(v) => v.clone(),
+        None => {
+            let v = ids.make();
+            request.headers_mut().insert(X_REQUEST_ID, v.clone());
+            v
+        }
+    };
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        if !h.contains_key(&name) {
+            h.insert(name, value);
+        }
+    }
+    h.insert(X_REQUEST_ID, id);
+    response
 }
 
 /// CORS for the endpoints a browser application (a public client with PKCE) calls from
@@ -196,9 +234,6 @@ async fn cors(request: axum::extract::Request, next: axum::middleware::Next) -> 
 
 /// The public router with its security layers.
 pub fn router(state: AppState) -> Router {
-    let hdr = |name: &'static str, value: &'static str| {
-        SetResponseHeaderLayer::if_not_present(HeaderName::from_static(name), HeaderValue::from_static(value))
-    };
     let api = Router::new()
         .route(paths::DISCOVERY, get(discovery::discovery))
         .route(paths::JWKS, get(discovery::jwks))
@@ -233,22 +268,13 @@ pub fn router(state: AppState) -> Router {
         .merge(broker::routes())
         .fallback(discovery::not_found)
         .route_layer(axum::middleware::from_fn(metrics::record))
-        .route_layer(axum::middleware::from_fn(trace::record_route))
         .layer(axum::middleware::from_fn_with_state(state.clone(), deadline))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"),
-        ))
-        .layer(hdr("x-content-type-options", "nosniff"))
-        .layer(hdr("x-frame-options", "DENY"))
-        .layer(hdr("referrer-policy", "no-referrer"))
         // Spans carry method, path and request id only: query strings and bodies hold
         // codes, hints and personal data, and never reach the logs.
         // (and, for trace export, the route template and status: `trace::http_span`).
         .layer(TraceLayer::new_for_http().make_span_with(trace::http_span))
-        // A request id for every request (kept if a trusted proxy set one), echoed back.
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(RequestIds::new()))
+        // The request id and the security headers, in one layer.
+        .layer(axum::middleware::from_fn_with_state(RequestIds::new(), edge))
         .with_state(state)
 }

@@ -29,18 +29,19 @@ pub fn http_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
     span
 }
 
-/// Route middleware: records the matched route template (never the raw path with its
-/// ids) and the response status on the request's span.
-pub async fn record_route(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    let span = tracing::Span::current();
-    if let Some(route) = req.extensions().get::<axum::extract::MatchedPath>() {
-        span.record("http.route", route.as_str());
-        span.record("otel.name", format!("{} {}", req.method(), route.as_str()));
+/// Records the matched route template (never the raw path with its ids) on the
+/// request's span, as `http.route` and the OpenTelemetry span name.
+pub(super) fn record_route(span: &tracing::Span, method: &axum::http::Method, route: Option<&str>) {
+    if let Some(route) = route {
+        span.record("http.route", route);
+        span.record("otel.name", format!("{method} {route}"));
     }
-    let response = next.run(req).await;
-    span.record("http.response.status_code", response.status().as_u16());
-    if response.status().is_server_error() {
+}
+
+/// Records the response status on the request's span (an error status for 5xx).
+pub(super) fn record_status(span: &tracing::Span, status: u16) {
+    span.record("http.response.status_code", status);
+    if status >= 500 {
         span.record("otel.status_code", "error");
     }
-    response
 }
