@@ -53,7 +53,7 @@ fn intern(route: &str) -> &'static str {
     if map.len() >= 512 {
         return "unmatched";
     }
-    *map.entry(route.to_owned()).or_insert_with(|| Box::leak(route.to_owned().into_boxed_str()))
+    map.entry(route.to_owned()).or_insert_with(|| Box::leak(route.to_owned().into_boxed_str()))
 }
 
 fn method_str(m: &axum::http::Method) -> &'static str {

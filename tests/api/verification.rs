@@ -185,7 +185,9 @@ async fn level_2_needs_two_different_officers_and_every_refusal_is_audited() {
                       "scope": "openid profile", "allowed_claims": ["name", "verified_claims"]}))
         .await;
     let request = r#"{"userinfo":{"verified_claims":{"verification":{"trust_framework":null,"assurance_level":null,"evidence":[{"type":null}]},"claims":{"name":null}}}}"#;
-    let t = app.tokens(&app.browser(), "ida-portal", "an.nguyen", &[("scope", "openid profile"), ("claims", request)]).await;
+    let t = app
+        .tokens(&app.browser(), "ida-portal", "an.nguyen", &[("scope", "openid profile"), ("claims", request)])
+        .await;
     let info: Value = app
         .api()
         .get(app.url("/userinfo"))
