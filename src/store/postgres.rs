@@ -191,6 +191,40 @@ impl PostgresStore {
     }
 }
 
+/// The one way a person row is written, ready to run on the pool or inside a
+/// transaction.
+pub(super) fn insert_person<'q>(
+    p: &'q Person,
+    password_hash: Option<&'q str>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(
+        "INSERT INTO people (id, username, password_hash, name, email, email_verified, phone, phone_verified, address, \
+         personal_number, birthdate, gender, nationality, assurance_level, assurance_source, assurance_time, \
+         assurance_evidence, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+    )
+    .bind(&p.id.0)
+    .bind(&p.username)
+    .bind(password_hash)
+    .bind(&p.name)
+    .bind(&p.email)
+    .bind(p.email_verified)
+    .bind(&p.phone)
+    .bind(p.phone_verified)
+    .bind(&p.address)
+    .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
+    .bind(&p.birthdate)
+    .bind(&p.gender)
+    .bind(&p.nationality)
+    .bind(p.assurance.level.as_i64())
+    .bind(p.assurance.source.as_str())
+    .bind(p.assurance.verified_at)
+    .bind(evidence_text(&p.assurance))
+    .bind(p.status.as_str())
+    .bind(p.created_at)
+    .bind(p.updated_at)
+}
+
 const PERSON_COLUMNS: &str = "id, username, name, email, email_verified, phone, phone_verified, address, personal_number, birthdate, gender, nationality, assurance_level, assurance_source, assurance_time, assurance_evidence, status, created_at, updated_at";
 
 fn assurance_from_row(r: &PgRow) -> Result<Assurance, sqlx::Error> {
@@ -413,35 +447,10 @@ impl ClientStore for PostgresStore {
 #[async_trait]
 impl PersonStore for PostgresStore {
     async fn create_person(&self, p: &Person, password_hash: Option<&str>) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO people (id, username, password_hash, name, email, email_verified, phone, phone_verified, address, \
-             personal_number, birthdate, gender, nationality, assurance_level, assurance_source, assurance_time, \
-             assurance_evidence, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
-        )
-        .bind(&p.id.0)
-        .bind(&p.username)
-        .bind(password_hash)
-        .bind(&p.name)
-        .bind(&p.email)
-        .bind(p.email_verified)
-        .bind(&p.phone)
-        .bind(p.phone_verified)
-        .bind(&p.address)
-        .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
-        .bind(&p.birthdate)
-        .bind(&p.gender)
-        .bind(&p.nationality)
-        .bind(p.assurance.level.as_i64())
-        .bind(p.assurance.source.as_str())
-        .bind(p.assurance.verified_at)
-        .bind(evidence_text(&p.assurance))
-        .bind(p.status.as_str())
-        .bind(p.created_at)
-        .bind(p.updated_at)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| conflict_or_unavailable(e, "username or personal number is already registered"))?;
+        insert_person(p, password_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict_or_unavailable(e, "username or personal number is already registered"))?;
         Ok(())
     }
 

@@ -209,6 +209,46 @@ fn person_from_row(r: &SqliteRow) -> Result<Person, sqlx::Error> {
     })
 }
 
+const INSERT_PERSON: &str = "INSERT INTO people (id, username, password_hash, name, email, email_verified, phone, \
+     phone_verified, address, personal_number, birthdate, gender, nationality, assurance_level, assurance_source, \
+     assurance_time, assurance_evidence, status, created_at, updated_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+const INSERT_PERSON_OR_IGNORE: &str = "INSERT OR IGNORE INTO people (id, username, password_hash, name, email, \
+     email_verified, phone, phone_verified, address, personal_number, birthdate, gender, nationality, assurance_level, \
+     assurance_source, assurance_time, assurance_evidence, status, created_at, updated_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// The one way a person row is written (`or_ignore`: a clash inserts nothing), ready to
+/// run on the pool or inside a transaction.
+pub(super) fn insert_person<'q>(
+    p: &'q Person,
+    password_hash: Option<&'q str>,
+    or_ignore: bool,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    sqlx::query(if or_ignore { INSERT_PERSON_OR_IGNORE } else { INSERT_PERSON })
+        .bind(&p.id.0)
+        .bind(&p.username)
+        .bind(password_hash)
+        .bind(&p.name)
+        .bind(&p.email)
+        .bind(i64::from(p.email_verified))
+        .bind(&p.phone)
+        .bind(i64::from(p.phone_verified))
+        .bind(&p.address)
+        .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
+        .bind(&p.birthdate)
+        .bind(&p.gender)
+        .bind(&p.nationality)
+        .bind(p.assurance.level.as_i64())
+        .bind(p.assurance.source.as_str())
+        .bind(p.assurance.verified_at)
+        .bind(evidence_text(&p.assurance))
+        .bind(p.status.as_str())
+        .bind(p.created_at)
+        .bind(p.updated_at)
+}
+
 const PERSON_COLUMNS: &str = "id, username, name, email, email_verified, phone, phone_verified, address, personal_number, birthdate, gender, nationality, assurance_level, assurance_source, assurance_time, assurance_evidence, status, created_at, updated_at";
 
 const CLIENT_COLUMNS: &str = "client_id, secret_digest, metadata, status, registration_token_digest, \
@@ -389,35 +429,10 @@ impl ClientStore for SqliteStore {
 #[async_trait]
 impl PersonStore for SqliteStore {
     async fn create_person(&self, p: &Person, password_hash: Option<&str>) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO people (id, username, password_hash, name, email, email_verified, phone, phone_verified, address, \
-             personal_number, birthdate, gender, nationality, assurance_level, assurance_source, assurance_time, \
-             assurance_evidence, status, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&p.id.0)
-        .bind(&p.username)
-        .bind(password_hash)
-        .bind(&p.name)
-        .bind(&p.email)
-        .bind(i64::from(p.email_verified))
-        .bind(&p.phone)
-        .bind(i64::from(p.phone_verified))
-        .bind(&p.address)
-        .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
-        .bind(&p.birthdate)
-        .bind(&p.gender)
-        .bind(&p.nationality)
-        .bind(p.assurance.level.as_i64())
-        .bind(p.assurance.source.as_str())
-        .bind(p.assurance.verified_at)
-        .bind(evidence_text(&p.assurance))
-        .bind(p.status.as_str())
-        .bind(p.created_at)
-        .bind(p.updated_at)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| conflict_or_unavailable(e, "username or personal number is already registered"))?;
+        insert_person(p, password_hash, false)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict_or_unavailable(e, "username or personal number is already registered"))?;
         Ok(())
     }
 
@@ -425,35 +440,7 @@ impl PersonStore for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         let mut inserted = 0;
         for p in people {
-            let done = sqlx::query(
-                "INSERT OR IGNORE INTO people (id, username, password_hash, name, email, email_verified, phone, \
-                 phone_verified, address, personal_number, birthdate, gender, nationality, assurance_level, \
-                 assurance_source, assurance_time, assurance_evidence, status, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&p.id.0)
-            .bind(&p.username)
-            .bind(password_hash)
-            .bind(&p.name)
-            .bind(&p.email)
-            .bind(i64::from(p.email_verified))
-            .bind(&p.phone)
-            .bind(i64::from(p.phone_verified))
-            .bind(&p.address)
-            .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
-            .bind(&p.birthdate)
-            .bind(&p.gender)
-            .bind(&p.nationality)
-            .bind(p.assurance.level.as_i64())
-            .bind(p.assurance.source.as_str())
-            .bind(p.assurance.verified_at)
-            .bind(evidence_text(&p.assurance))
-            .bind(p.status.as_str())
-            .bind(p.created_at)
-            .bind(p.updated_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?;
+            let done = insert_person(p, password_hash, true).execute(&mut *tx).await.map_err(unavailable)?;
             inserted += done.rows_affected();
         }
         tx.commit().await.map_err(unavailable)?;

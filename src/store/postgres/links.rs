@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 
-use super::{PostgresStore, conflict_or_unavailable, evidence_text, unavailable};
+use super::{PostgresStore, conflict_or_unavailable, unavailable};
 use crate::identity::{Person, PersonId};
 use crate::store::{LinkStore, StoreError, UpstreamLink};
 
@@ -35,34 +35,10 @@ impl LinkStore for PostgresStore {
 
     async fn create_linked_person(&self, p: &Person, issuer: &str, subject: &str, now: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        sqlx::query(
-            "INSERT INTO people (id, username, password_hash, name, email, email_verified, phone, phone_verified, address, \
-             personal_number, birthdate, gender, nationality, assurance_level, assurance_source, assurance_time, \
-             assurance_evidence, status, created_at, updated_at) \
-             VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
-        )
-        .bind(&p.id.0)
-        .bind(&p.username)
-        .bind(&p.name)
-        .bind(&p.email)
-        .bind(p.email_verified)
-        .bind(&p.phone)
-        .bind(p.phone_verified)
-        .bind(&p.address)
-        .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
-        .bind(&p.birthdate)
-        .bind(&p.gender)
-        .bind(&p.nationality)
-        .bind(p.assurance.level.as_i64())
-        .bind(p.assurance.source.as_str())
-        .bind(p.assurance.verified_at)
-        .bind(evidence_text(&p.assurance))
-        .bind(p.status.as_str())
-        .bind(p.created_at)
-        .bind(p.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| conflict_or_unavailable(e, "username or personal number is already registered"))?;
+        super::insert_person(p, None)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| conflict_or_unavailable(e, "username or personal number is already registered"))?;
         sqlx::query(
             "INSERT INTO upstream_links (issuer, subject, person_id, created_at, last_login_at) VALUES ($1, $2, $3, $4, $5)",
         )
