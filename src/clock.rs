@@ -66,3 +66,16 @@ impl Stopwatch {
         self.0.elapsed()
     }
 }
+
+/// The current year for a Unix time (proleptic Gregorian, UTC).
+pub fn year_of(unix: i64) -> i32 {
+    // Days since 1970-01-01 to civil year (Howard Hinnant's algorithm).
+    let z = unix.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    i32::try_from(yoe + era * 400 + i64::from(month <= 2)).unwrap_or(i32::MAX)
+}

@@ -336,19 +336,6 @@ pub struct NewPerson {
     pub address: Option<String>,
 }
 
-/// The current year for a Unix time (proleptic Gregorian, UTC).
-pub(crate) fn year_of(unix: i64) -> i32 {
-    // Days since 1970-01-01 to civil year (Howard Hinnant's algorithm).
-    let z = unix.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    i32::try_from(yoe + era * 400 + i64::from(month <= 2)).unwrap_or(i32::MAX)
-}
-
 fn check_password(password: &str) -> Result<(), AdminError> {
     if password.chars().count() < 8 || password.len() > MAX_PASSWORD_BYTES {
         return Err(AdminError::Invalid(format!("password must be 8 to {MAX_PASSWORD_BYTES} bytes long")));
@@ -366,7 +353,8 @@ fn check_email(email: Option<&str>) -> Result<(), AdminError> {
 }
 
 fn parse_personal_number(raw: Option<&str>, now: i64) -> Result<Option<PersonalNumber>, AdminError> {
-    raw.map(|r| PersonalNumber::parse(r, year_of(now)).map_err(|e| AdminError::Invalid(e.to_string()))).transpose()
+    raw.map(|r| PersonalNumber::parse(r, crate::clock::year_of(now)).map_err(|e| AdminError::Invalid(e.to_string())))
+        .transpose()
 }
 
 fn normal_username(raw: &str) -> Result<String, AdminError> {
@@ -664,10 +652,10 @@ mod tests {
 
     #[test]
     fn years() {
-        assert_eq!(year_of(0), 1970);
-        assert_eq!(year_of(1_795_305_600), 2026); // 2026-11-22
-        assert_eq!(year_of(1_767_225_599), 2025); // 2025-12-31T23:59:59Z
-        assert_eq!(year_of(1_767_225_600), 2026);
+        assert_eq!(crate::clock::year_of(0), 1970);
+        assert_eq!(crate::clock::year_of(1_795_305_600), 2026); // 2026-11-22
+        assert_eq!(crate::clock::year_of(1_767_225_599), 2025); // 2025-12-31T23:59:59Z
+        assert_eq!(crate::clock::year_of(1_767_225_600), 2026);
     }
 
     #[test]

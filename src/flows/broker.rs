@@ -518,7 +518,7 @@ async fn finish(
         (None, true) => return Err(Failure::Page(502, page::INVALID, "no userinfo endpoint")),
         (None, false) => {}
     }
-    let identity = map_claims(u.profile, &u.issuer, &claims, super::admin::year_of(now)).map_err(|e| {
+    let identity = map_claims(u.profile, &u.issuer, &claims, crate::clock::year_of(now)).map_err(|e| {
         let reason = match e {
             MappingError::NoSubject => "no subject",
             MappingError::PersonalNumber(_) => "invalid personal number",
@@ -587,7 +587,7 @@ fn upstream_organisation(identity: &UpstreamIdentity, now: i64) -> Result<crate:
     use crate::identity::{OrgId, OrgType, Organisation, TaxCode};
     let bad = || Failure::Page(400, page::CLAIMS, "invalid organisation tax code");
     let raw = identity.tax_code.as_deref().ok_or_else(bad)?;
-    let tax = TaxCode::parse(raw, super::admin::year_of(now)).map_err(|_| bad())?;
+    let tax = TaxCode::parse(raw, crate::clock::year_of(now)).map_err(|_| bad())?;
     let org_type = match identity.account_type {
         AccountType::Organisation => OrgType::Agency,
         _ => OrgType::inferred(Some(&tax)),

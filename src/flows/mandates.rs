@@ -22,7 +22,6 @@ use crate::identity::{
 };
 use crate::protocol::OAuthError;
 use crate::protocol::acr;
-use crate::protocol::verified_claims::iso8601;
 
 /// A mandate given out by an organisation, with who holds it.
 #[derive(Debug, Clone)]
@@ -152,11 +151,6 @@ pub fn parse_scope(raw: &str) -> Vec<String> {
         .collect()
 }
 
-/// The civil year (UTC) of `now`, bounding a personal number's birth year.
-fn year_of(now: i64) -> i32 {
-    iso8601(now).get(..4).and_then(|y| y.parse().ok()).unwrap_or(i32::MAX)
-}
-
 async fn load_view(
     svc: &Services,
     cookie: &str,
@@ -271,7 +265,7 @@ pub async fn act(
                 audit_refusal(svc, &me, name, subject, "access_denied", &reason, now).await;
                 return refused(MandateProblem::WeakSession, form);
             }
-            let Ok(number) = PersonalNumber::parse(form.personal_number.trim(), year_of(now)) else {
+            let Ok(number) = PersonalNumber::parse(form.personal_number.trim(), crate::clock::year_of(now)) else {
                 audit_refusal(svc, &me, name, subject, "invalid_request", "malformed personal number", now).await;
                 return refused(MandateProblem::BadPersonalNumber, form);
             };
@@ -328,6 +322,6 @@ mod tests {
         assert!(!strong_enough(&s(acr::EID_LOA1), 1000));
         assert!(!strong_enough(&s(acr::LOCAL_STAFF), 1000));
         assert!(!strong_enough(&s(acr::LOCAL_BASIC), 1000));
-        assert_eq!(year_of(1_798_761_599), 2026);
+        assert_eq!(crate::clock::year_of(1_798_761_599), 2026);
     }
 }

@@ -80,18 +80,6 @@ pub enum MandateFlowError {
     Store(#[from] StoreError),
 }
 
-fn year_of(unix: i64) -> i32 {
-    // Days since 1970-01-01 to civil year (Howard Hinnant's algorithm), as in `admin`.
-    let z = unix.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    i32::try_from(yoe + era * 400 + i64::from(month <= 2)).unwrap_or(i32::MAX)
-}
-
 /// Unix time of 00:00 UTC on a civil date (Howard Hinnant's `days_from_civil`).
 fn unix_of_date(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -131,7 +119,7 @@ pub fn parse_until(raw: &str) -> Result<i64, AdminError> {
 
 /// Parses a tax code with the year of `now` bounding a personal number's birth year.
 pub fn parse_tax_code(raw: &str, now: i64) -> Result<TaxCode, AdminError> {
-    TaxCode::parse(raw, year_of(now)).map_err(|e| AdminError::Invalid(e.to_string()))
+    TaxCode::parse(raw, crate::clock::year_of(now)).map_err(|e| AdminError::Invalid(e.to_string()))
 }
 
 async fn audit(
@@ -210,7 +198,7 @@ pub async fn find_org_ref(store: &dyn Store, id_or_tax_code: &str, now: i64) -> 
         return Ok(o);
     }
     let not_found = || AdminError::NotFound(format!("organisation {id_or_tax_code}"));
-    match TaxCode::parse(id_or_tax_code, year_of(now)) {
+    match TaxCode::parse(id_or_tax_code, crate::clock::year_of(now)) {
         Ok(t) => store.find_org_by_tax_code(&t).await?.ok_or_else(not_found),
         Err(_) => Err(not_found()),
     }
@@ -481,6 +469,6 @@ mod tests {
         for bad in ["2025-02-29", "2026-13-01", "2026-00-10", "26-01-01", "tomorrow", "2026-1-1"] {
             assert!(parse_until(bad).is_err(), "{bad}");
         }
-        assert_eq!(year_of(1_798_761_599), 2026);
+        assert_eq!(crate::clock::year_of(1_798_761_599), 2026);
     }
 }
