@@ -78,8 +78,13 @@ pub async fn open_ephemeral(config: &Config) -> Result<Arc<dyn EphemeralStore>, 
 
 /// The password hasher of this configuration.
 pub fn hasher(config: &Config) -> Result<PasswordHasher, StartError> {
-    Ok(PasswordHasher::new(config.argon2_memory_kib, config.argon2_iterations, config.hash_concurrency)?
-        .with_queue(config.hash_queue))
+    Ok(PasswordHasher::with_nice(
+        config.argon2_memory_kib,
+        config.argon2_iterations,
+        config.hash_concurrency,
+        config.hash_nice,
+    )?
+    .with_queue(config.hash_queue))
 }
 
 /// Builds everything the router needs.

@@ -92,6 +92,9 @@ pub struct Settings {
     /// Sign-ins allowed to wait for a password hasher; beyond it they get 503.
     #[arg(long, env = "DINHDANH_HASH_QUEUE", global = true)]
     pub hash_queue: Option<usize>,
+    /// How many nice steps (0-19) below the server the password-hashing threads run.
+    #[arg(long, env = "DINHDANH_HASH_NICE", global = true)]
+    pub hash_nice: Option<i32>,
     /// Time a client has to send a request's headers (also the keep-alive idle limit), ms.
     #[arg(long, env = "DINHDANH_HEADER_TIMEOUT_MS", global = true)]
     pub header_timeout_ms: Option<u64>,
@@ -158,6 +161,7 @@ impl Settings {
             argon2_iterations: self.argon2_iterations.or(lower.argon2_iterations),
             hash_concurrency: self.hash_concurrency.or(lower.hash_concurrency),
             hash_queue: self.hash_queue.or(lower.hash_queue),
+            hash_nice: self.hash_nice.or(lower.hash_nice),
             header_timeout_ms: self.header_timeout_ms.or(lower.header_timeout_ms),
             request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
             shutdown_drain_ms: self.shutdown_drain_ms.or(lower.shutdown_drain_ms),
@@ -257,6 +261,8 @@ pub struct Config {
     pub hash_concurrency: usize,
     /// Sign-ins that may wait for a hasher.
     pub hash_queue: usize,
+    /// Nice steps below the server's priority that password hashes run at.
+    pub hash_nice: i32,
     /// Time to receive a request's headers.
     pub header_timeout: Duration,
     /// Bound on a whole request.
@@ -320,6 +326,8 @@ pub mod defaults {
     pub const REDIS_TIMEOUT_MS: u64 = 1000;
     /// `DINHDANH_HASH_QUEUE`, per concurrent hash (default concurrency × this)
     pub const HASH_QUEUE_PER_HASHER: usize = 16;
+    /// `DINHDANH_HASH_NICE`
+    pub const HASH_NICE: i32 = crate::crypto::hash_pool::DEFAULT_NICE;
     /// `DINHDANH_HEADER_TIMEOUT_MS`
     pub const HEADER_TIMEOUT_MS: u64 = 10_000;
     /// `DINHDANH_REQUEST_TIMEOUT_MS`
@@ -393,6 +401,10 @@ impl Config {
         }
         let hash_queue =
             s.hash_queue.unwrap_or_else(|| hash_concurrency.saturating_mul(defaults::HASH_QUEUE_PER_HASHER));
+        let hash_nice = s.hash_nice.unwrap_or(defaults::HASH_NICE);
+        if !(0..=19).contains(&hash_nice) {
+            return Err(bad("DINHDANH_HASH_NICE", "must be 0 (same priority as the server) to 19 (lowest)"));
+        }
         let fetch_timeout_ms = s.fetch_timeout_ms.unwrap_or(defaults::FETCH_TIMEOUT_MS);
         if !(1..=60_000).contains(&fetch_timeout_ms) {
             return Err(bad("DINHDANH_FETCH_TIMEOUT_MS", "must be 1 to 60000 milliseconds"));
@@ -473,6 +485,7 @@ impl Config {
             argon2_iterations,
             hash_concurrency,
             hash_queue,
+            hash_nice,
             header_timeout: millis("DINHDANH_HEADER_TIMEOUT_MS", s.header_timeout_ms, defaults::HEADER_TIMEOUT_MS)?,
             request_timeout: millis("DINHDANH_REQUEST_TIMEOUT_MS", s.request_timeout_ms, defaults::REQUEST_TIMEOUT_MS)?,
             // Zero is allowed: no drain period.
@@ -669,6 +682,8 @@ mod tests {
             (Settings { redis_timeout_ms: Some(0), ..Default::default() }, "DINHDANH_REDIS_TIMEOUT_MS"),
             (Settings { header_timeout_ms: Some(0), ..Default::default() }, "DINHDANH_HEADER_TIMEOUT_MS"),
             (Settings { shutdown_timeout_ms: Some(0), ..Default::default() }, "DINHDANH_SHUTDOWN_TIMEOUT_MS"),
+            (Settings { hash_nice: Some(20), ..Default::default() }, "DINHDANH_HASH_NICE"),
+            (Settings { hash_nice: Some(-1), ..Default::default() }, "DINHDANH_HASH_NICE"),
         ] {
             let e = Config::from_settings(s).unwrap_err();
             assert_eq!(e.setting, name, "{e}");
@@ -683,6 +698,7 @@ mod tests {
         assert_eq!(c.redis_prefix, "dd");
         assert_eq!(c.redis_timeout, Duration::from_millis(1000));
         assert_eq!(c.hash_queue, c.hash_concurrency * defaults::HASH_QUEUE_PER_HASHER);
+        assert_eq!(c.hash_nice, 10);
         let c = Config::from_settings(Settings {
             database_url: Some("postgres://dinhdanh@db.internal:5432/dinhdanh".into()),
             redis_url: Some("redis://:secret@cache.internal:6379/2".into()),

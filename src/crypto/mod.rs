@@ -4,6 +4,7 @@
 
 pub mod assertion;
 pub mod client_secret;
+pub mod hash_pool;
 pub mod jwt;
 pub mod keys;
 pub mod opaque;

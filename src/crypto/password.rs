@@ -1,5 +1,6 @@
-//! Password hashing with argon2id, always on the blocking pool and never more at once than
-//! the configured concurrency, so a login flood cannot starve the async runtime. At most
+//! Password hashing with argon2id, always on the hash pool's own lower-priority threads
+//! ([`super::hash_pool`]) and never more at once than the configured concurrency, so a
+//! login flood can neither starve the async runtime nor crowd out token traffic. At most
 //! `queue` callers wait for a turn; beyond that the hasher answers [`HasherBusy`] at once,
 //! so a flood gets a quick "try again" instead of an ever longer wait. Unknown accounts
 //! are checked against a dummy hash so timing does not reveal which exist.
@@ -11,6 +12,7 @@ use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use super::CryptoError;
+use super::hash_pool::{DEFAULT_NICE, HashPool};
 
 /// Longest password accepted, in bytes; longer ones are refused before hashing.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
@@ -19,6 +21,7 @@ pub const MAX_PASSWORD_BYTES: usize = 1024;
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
+    pool: HashPool,
     permits: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
     queue: usize,
@@ -48,11 +51,20 @@ impl std::fmt::Debug for PasswordHasher {
 
 impl PasswordHasher {
     /// A hasher with memory `m_kib`, `t` iterations, one lane, at most `concurrency` at once
-    /// and an unbounded wait queue (see [`PasswordHasher::with_queue`]).
+    /// on threads [`DEFAULT_NICE`] steps below normal priority, and an unbounded wait queue
+    /// (see [`PasswordHasher::with_queue`]).
     pub fn new(m_kib: u32, t: u32, concurrency: usize) -> Result<Self, CryptoError> {
+        Self::with_nice(m_kib, t, concurrency, DEFAULT_NICE)
+    }
+
+    /// Like [`PasswordHasher::new`], with the hashing threads `nice` steps (0..=19) below
+    /// the priority of the thread that creates the hasher.
+    pub fn with_nice(m_kib: u32, t: u32, concurrency: usize, nice: i32) -> Result<Self, CryptoError> {
         let params = Params::new(m_kib, t, 1, None).map_err(|_| CryptoError::Hash)?;
+        let pool = HashPool::start(concurrency.max(1), nice).map_err(|_| CryptoError::Hash)?;
         Ok(Self {
             params,
+            pool,
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             waiting: Arc::new(AtomicUsize::new(0)),
             queue: usize::MAX,
@@ -87,19 +99,21 @@ impl PasswordHasher {
         Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
     }
 
-    /// Runs `f` on the blocking pool holding a permit; the permit goes with the work, so
-    /// a caller that gives up (a timed-out request) does not free it while argon2 runs.
+    /// Runs `f` on the hash pool holding a permit; the permit goes with the work, so a
+    /// caller that gives up (a timed-out request) does not free it while argon2 runs.
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<Result<T, CryptoError>, HasherBusy> {
         let permit = self.permit().await?;
-        Ok(tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            f()
-        })
-        .await
-        .map_err(|_| CryptoError::Hash))
+        Ok(self
+            .pool
+            .run(move || {
+                let _permit = permit;
+                f()
+            })
+            .await
+            .map_err(|_| CryptoError::Hash))
     }
 
     /// Hashes a new password into a PHC string.
