@@ -57,6 +57,9 @@ async fn otlp_export_reaches_the_collector() {
     assert_eq!(res.status(), 200);
     let res = http.get(app.url("/authorize?client_id=nobody&login_hint=001099012345&state=s3cr3t-state")).send().await;
     assert!(res.unwrap().status().is_client_error());
+    // An id inside the path (here an interaction id) is exported as the route template only.
+    let res = http.get(app.url("/interaction/raw-interaction-id-0123456789")).send().await.unwrap();
+    assert!(res.status().is_client_error());
     assert!(received.lock().unwrap().is_empty(), "export is batched, off the request path");
 
     let flushing = provider.clone();
@@ -75,6 +78,8 @@ async fn otlp_export_reaches_the_collector() {
     assert!(contains(&all, &id), "the incoming traceparent's trace id is kept");
     assert!(!contains(&all, b"001099012345"), "no personal number");
     assert!(!contains(&all, b"s3cr3t-state"), "no query string");
+    assert!(contains(&all, b"/interaction/{id}"), "the interaction route template");
+    assert!(!contains(&all, b"raw-interaction-id-0123456789"), "no raw path with its ids");
     tokio::task::spawn_blocking(move || provider.shutdown()).await.unwrap().unwrap();
 }
 
