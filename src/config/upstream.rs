@@ -3,7 +3,7 @@
 //! `DINHDANH_UPSTREAMS_FILE`), validated into [`UpstreamConfig`].
 //!
 //! The operator registers `{issuer}/broker/callback` (our issuer) as the redirect URI at
-//! each upstream.
+//! each upstream, and `{issuer}/broker/logged-out` as its post-logout redirect URI.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +15,8 @@ use crate::protocol::upstream::UpstreamProfile;
 
 /// The path of the callback every upstream sends the browser back to.
 pub const CALLBACK_PATH: &str = "/broker/callback";
+/// The path an upstream sends the browser back to after signing the person out there.
+pub const LOGGED_OUT_PATH: &str = "/broker/logged-out";
 
 /// ID token algorithms an upstream may use unless configured otherwise.
 pub const DEFAULT_ID_TOKEN_ALGS: &[&str] = &["RS256", "ES256", "PS256"];
@@ -41,6 +43,11 @@ pub struct UpstreamSettings {
     pub jwks_uri: Option<String>,
     /// Explicit userinfo endpoint.
     pub userinfo_endpoint: Option<String>,
+    /// Explicit end-session endpoint (RP-Initiated Logout).
+    pub end_session_endpoint: Option<String>,
+    /// Also sign the person out at the upstream when they sign out here (default true;
+    /// needs the upstream's `end_session_endpoint`).
+    pub logout: Option<bool>,
     /// Our client id at the upstream.
     pub client_id: Option<String>,
     /// Our client secret at the upstream (prefer the file setting).
@@ -112,6 +119,8 @@ pub enum UpstreamEndpoints {
         jwks_uri: String,
         /// Userinfo endpoint.
         userinfo_endpoint: Option<String>,
+        /// End-session endpoint.
+        end_session_endpoint: Option<String>,
     },
 }
 
@@ -142,6 +151,8 @@ pub struct UpstreamConfig {
     pub acr_level2: String,
     /// Allowed ID token algorithms (JWS names).
     pub id_token_algs: Vec<String>,
+    /// Whether signing out here also signs out at the upstream.
+    pub logout: bool,
 }
 
 fn problem(id: &str, field: &str, what: impl Into<String>) -> ConfigError {
@@ -185,7 +196,7 @@ pub fn validate(raw: Vec<UpstreamSettings>, allow_http: bool) -> Result<Vec<Upst
         let issuer = endpoint_url(&id, "issuer", &issuer_raw, allow_http)?;
         let endpoints = match (&s.authorization_endpoint, &s.token_endpoint, &s.jwks_uri) {
             (None, None, None) => {
-                if s.userinfo_endpoint.is_some() {
+                if s.userinfo_endpoint.is_some() || s.end_session_endpoint.is_some() {
                     return Err(problem(&id, "userinfo_endpoint", "give all endpoints explicitly, or none"));
                 }
                 UpstreamEndpoints::Discovery
@@ -198,6 +209,11 @@ pub fn validate(raw: Vec<UpstreamSettings>, allow_http: bool) -> Result<Vec<Upst
                     .userinfo_endpoint
                     .as_deref()
                     .map(|u| endpoint_url(&id, "userinfo_endpoint", u, allow_http))
+                    .transpose()?,
+                end_session_endpoint: s
+                    .end_session_endpoint
+                    .as_deref()
+                    .map(|u| endpoint_url(&id, "end_session_endpoint", u, allow_http))
                     .transpose()?,
             },
             _ => {
@@ -283,6 +299,7 @@ pub fn validate(raw: Vec<UpstreamSettings>, allow_http: bool) -> Result<Vec<Upst
             acr_level1,
             acr_level2,
             id_token_algs,
+            logout: s.logout.unwrap_or(true),
         });
     }
     Ok(out)

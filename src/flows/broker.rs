@@ -13,6 +13,11 @@
 //!    linked person, set the assurance, and start the session with the level the
 //!    upstream vouched for (never higher).
 //!
+//! 3. [`logout_redirect`] / [`logged_out`]: when a person who signed in through an
+//!    upstream signs out here, the browser goes on to the upstream's end-session endpoint
+//!    (RP-Initiated Logout, with the upstream's ID token as `id_token_hint`) and comes
+//!    back to `/broker/logged-out`, then to where the client asked.
+//!
 //! Nothing is written before every check has passed; every outcome is audited (reasons,
 //! never personal numbers).
 
@@ -25,8 +30,8 @@ use serde_json::{Map, Value};
 use super::authorize::{Interaction, Stage};
 use super::interaction::{Step, StepResult, after_authentication, start_session};
 use super::issue::error_response;
-use super::{Services, decode, encode};
-use crate::config::upstream::{CALLBACK_PATH, UpstreamAuthMethod, UpstreamConfig, UpstreamEndpoints};
+use super::{BrowserSession, Services, UpstreamLogin, decode, encode};
+use crate::config::upstream::{CALLBACK_PATH, LOGGED_OUT_PATH, UpstreamAuthMethod, UpstreamConfig, UpstreamEndpoints};
 use crate::crypto::constant_time_eq;
 use crate::crypto::opaque::{random_token, token_digest};
 use crate::ephemeral::{Namespace, Taken};
@@ -138,6 +143,7 @@ struct Endpoints {
     token: String,
     jwks_uri: String,
     userinfo: Option<String>,
+    end_session: Option<String>,
 }
 
 #[derive(Default)]
@@ -154,14 +160,20 @@ fn cache() -> &'static Mutex<Cache> {
 }
 
 async fn endpoints(u: &UpstreamConfig, limits: &FetchLimits, now: i64) -> Result<Endpoints, FetchError> {
-    if let UpstreamEndpoints::Explicit { authorization_endpoint, token_endpoint, jwks_uri, userinfo_endpoint } =
-        &u.endpoints
+    if let UpstreamEndpoints::Explicit {
+        authorization_endpoint,
+        token_endpoint,
+        jwks_uri,
+        userinfo_endpoint,
+        end_session_endpoint,
+    } = &u.endpoints
     {
         return Ok(Endpoints {
             authorization: authorization_endpoint.clone(),
             token: token_endpoint.clone(),
             jwks_uri: jwks_uri.clone(),
             userinfo: userinfo_endpoint.clone(),
+            end_session: end_session_endpoint.clone(),
         });
     }
     if let Ok(c) = cache().lock()
@@ -182,7 +194,13 @@ async fn endpoints(u: &UpstreamConfig, limits: &FetchLimits, now: i64) -> Result
     else {
         return Err(FetchError::BadUrl("the discovery document lacks an endpoint".into()));
     };
-    let e = Endpoints { authorization, token, jwks_uri, userinfo: field("userinfo_endpoint") };
+    let e = Endpoints {
+        authorization,
+        token,
+        jwks_uri,
+        userinfo: field("userinfo_endpoint"),
+        end_session: field("end_session_endpoint"),
+    };
     if let Ok(mut c) = cache().lock() {
         c.discovery.insert(u.issuer.clone(), (e.clone(), now + DISCOVERY_TTL));
     }
@@ -562,6 +580,11 @@ async fn finish(
     if acting_for.is_some() {
         session.acting_for = acting_for;
         session.context_chosen = true;
+    }
+    if u.logout {
+        session.upstream = Some(UpstreamLogin { upstream: u.id.clone(), id_token: id_token.to_owned() });
+    }
+    if session.acting_for.is_some() || session.upstream.is_some() {
         super::interaction::save_session(svc, &cookie, &session, now)
             .await
             .map_err(|e| Failure::Client(e, "session"))?;
@@ -755,5 +778,81 @@ mod tests {
         assert!(
             matches!(q.assurance.evidence, Some(Evidence::ElectronicRecord { ref check_method, .. }) if check_method == "vri")
         );
+    }
+}
+
+// ---------------------------------------------------------------- sign-out
+
+/// Where the browser goes once a sign-out here has finished.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LogoutReturn {
+    /// The client's post-logout redirect URI (with its `state`), already checked.
+    redirect: Option<String>,
+    locale: Locale,
+}
+
+/// Key of a pending return from an upstream sign-out: apart from sign-in states.
+fn logout_key(state: &str) -> String {
+    format!("logout.{}", token_digest(state))
+}
+
+/// Our post-logout redirect URI at every upstream.
+pub fn logged_out_url(svc: &Services) -> String {
+    format!("{}{LOGGED_OUT_PATH}", svc.config.issuer)
+}
+
+/// After `session` ended here: the upstream end-session URL to send the browser to when
+/// the session came from an upstream that signs out too, remembering `then` (where the
+/// browser goes afterwards). `None` (go straight to `then`) when there is no such
+/// upstream, it has no end-session endpoint, or it cannot be reached: the sign-out here
+/// has happened either way.
+pub async fn logout_redirect(
+    svc: &Services,
+    session: &BrowserSession,
+    then: Option<String>,
+    locale: Locale,
+    now: i64,
+) -> Option<String> {
+    let login = session.upstream.as_ref()?;
+    let u = svc.config.upstreams.iter().find(|u| u.id == login.upstream && u.logout)?;
+    let limits = FetchLimits::from_config(&svc.config);
+    let end_session = match endpoints(u, &limits, now).await {
+        Ok(ep) => ep.end_session?,
+        Err(e) => {
+            tracing::warn!(upstream = %u.id, error = %e, "upstream discovery failed at sign-out; signed out here only");
+            return None;
+        }
+    };
+    let mut url = url::Url::parse(&end_session).ok()?;
+    let state = random_token();
+    let record = encode(&LogoutReturn { redirect: then, locale }).ok()?;
+    if let Err(e) =
+        svc.ephemeral.put(Namespace::Broker, &logout_key(&state), record, svc.config.interaction_ttl, None, now).await
+    {
+        tracing::warn!(upstream = %u.id, error = %e, "could not remember the sign-out; signed out here only");
+        return None;
+    }
+    url.query_pairs_mut()
+        .append_pair("id_token_hint", &login.id_token)
+        .append_pair("client_id", &u.client_id)
+        .append_pair("post_logout_redirect_uri", &logged_out_url(svc))
+        .append_pair("state", &state)
+        .append_pair("ui_locales", if locale == Locale::En { "en" } else { "vi" });
+    tracing::info!(upstream = %u.id, "sign-out sent upstream");
+    Some(url.to_string())
+}
+
+/// `GET /broker/logged-out`: the upstream has signed the person out; where to go next
+/// (the client's post-logout URI), or `None` for our "signed out" page. An unknown,
+/// expired or replayed `state` also ends on that page: the sign-out here happened before
+/// the browser left, and nothing unknown is ever redirected to.
+pub async fn logged_out(svc: &Services, state: Option<&str>, now: i64) -> (Option<String>, Locale) {
+    let Some(state) = state.filter(|s| !s.is_empty() && s.len() <= 512) else { return (None, Locale::Vi) };
+    match svc.ephemeral.take(Namespace::Broker, &logout_key(state), now).await {
+        Ok(Taken::Fresh(bytes)) => match decode::<LogoutReturn>(&bytes) {
+            Some(r) => (r.redirect, r.locale),
+            None => (None, Locale::Vi),
+        },
+        _ => (None, Locale::Vi),
     }
 }

@@ -432,6 +432,7 @@ pub(crate) async fn start_session(
         amr,
         acting_for: None,
         context_chosen: false,
+        upstream: None,
     };
     let cookie = random_token();
     svc.ephemeral

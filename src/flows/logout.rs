@@ -2,7 +2,8 @@
 //! RP-Initiated Logout 1.0 (`/end_session`, with a confirmation page when the request
 //! does not prove it comes from the current session), Back-Channel Logout 1.0 (a signed
 //! logout token POSTed to each client of the session, retried, recorded) and
-//! Front-Channel Logout 1.0 (iframes on the logout page).
+//! Front-Channel Logout 1.0 (iframes on the logout page). A session that came from an
+//! upstream provider also signs out there (`broker::logout_redirect`).
 
 use std::sync::Arc;
 
@@ -277,6 +278,12 @@ async fn finish(
     match end_browser_session(svc, clock, session, session_cookie, now).await {
         Ok(frontchannel) => {
             let redirect = redirect.map(|r| with_state(&r, state.as_deref()));
+            // Signed in through an upstream: sign out there too, then come back to
+            // `redirect` (see `broker::logged_out`).
+            let redirect = match super::broker::logout_redirect(svc, session, redirect.clone(), locale, now).await {
+                Some(upstream) => Some(upstream),
+                None => redirect,
+            };
             Outcome::Finished(Finished { redirect, frontchannel, ended: true, locale })
         }
         Err(_) => page(503, "temporarily_unavailable", locale),

@@ -317,6 +317,7 @@ mod tests {
             amr: vec![],
             acting_for: None,
             context_chosen: false,
+            upstream: None,
         };
         assert!(strong_enough(&s(acr::EID_LOA2), 5000));
         assert!(!strong_enough(&s(acr::EID_LOA1), 1000));

@@ -143,6 +143,19 @@ pub struct BrowserSession {
     /// signing in; a fresh sign-in asks once when they represent someone.
     #[serde(default)]
     pub context_chosen: bool,
+    /// The upstream this session's sign-in came through, kept so that signing out here
+    /// also signs out there (`flows::broker::logout_redirect`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamLogin>,
+}
+
+/// A sign-in through an upstream provider, as the session remembers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamLogin {
+    /// The upstream's configured id.
+    pub upstream: String,
+    /// The ID token it issued us, sent back as `id_token_hint` at sign-out.
+    pub id_token: String,
 }
 
 /// A port failure, logged with its cause and reported as `server_error` /

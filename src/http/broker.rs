@@ -1,6 +1,7 @@
 //! Routes of the upstream broker: the login page's upstream buttons
 //! (`POST /interaction/{id}/upstream/{upstream}`) and the callback the upstream sends the
-//! browser back to (`GET /broker/callback`). Extract, call `flows::broker`, render.
+//! browser back to (`GET /broker/callback`), and where it comes back after signing out
+//! there (`GET /broker/logged-out`). Extract, call `flows::broker`, render.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -24,6 +25,19 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/interaction/{id}/upstream/{upstream}", post(start))
         .route(crate::config::upstream::CALLBACK_PATH, get(callback))
+        .route(crate::config::upstream::LOGGED_OUT_PATH, get(logged_out))
+}
+
+/// `GET /broker/logged-out?state=…`: back from the upstream's sign-out; on to the
+/// client's post-logout URI, or our "signed out" page.
+async fn logged_out(State(state): State<AppState>, RawQuery(q): RawQuery) -> Response {
+    let q = q.unwrap_or_default();
+    let params = Params::parse(q.as_bytes()).ok();
+    let st = params.as_ref().and_then(|p| p.get("state").ok().flatten());
+    match broker::logged_out(&state.services, st, state.now()).await {
+        (Some(next), _) => see_other(&next),
+        (None, locale) => pages::logout_done(&[], None, locale),
+    }
 }
 
 /// The broker's error texts: (Vietnamese, English).

@@ -85,6 +85,7 @@ async fn start_upstream(broker_issuer: &str, port: u16) -> Upstream {
         json!({
             "client_id": UP_CLIENT, "client_secret": UP_SECRET, "client_name": "Cổng tỉnh (broker)",
             "redirect_uris": [format!("{broker_issuer}/broker/callback")],
+            "post_logout_redirect_uris": [format!("{broker_issuer}/broker/logged-out")],
             "scope": "openid profile email phone vn_pin org", "claim_profile": "national_portal",
         })
         .to_string(),
@@ -360,6 +361,93 @@ async fn broker_happy_path_links_updates_and_gives_sso() {
     assert!(actions.contains(&"upstream.sign_in"), "{actions:?}");
     let all = serde_json::to_string(&events.iter().map(|e| &e.event.detail).collect::<Vec<_>>()).unwrap();
     assert!(!all.contains(UP_PIN), "no personal numbers in the audit log");
+}
+
+/// Whether the upstream still holds a session in `browser`: a `prompt=none` request of the
+/// broker's client there answers with a code (yes) or `login_required` (no).
+async fn upstream_session_alive(app: &TestApp, up: &Upstream, browser: &reqwest::Client) -> bool {
+    let mut u = url::Url::parse(&format!("{}/authorize", up.issuer)).unwrap();
+    u.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", UP_CLIENT)
+        .append_pair("redirect_uri", &format!("{}/broker/callback", app.issuer))
+        .append_pair("scope", "openid")
+        .append_pair("state", "probe")
+        .append_pair("code_challenge", CHALLENGE)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("prompt", "none");
+    let r = browser.get(u.as_str()).send().await.unwrap();
+    let loc = location(&r).unwrap_or_else(|| panic!("no redirect from the upstream: {}", r.status()));
+    let q: Vec<(String, String)> = url::Url::parse(&loc).unwrap().query_pairs().into_owned().collect();
+    match param(&q, "error").as_deref() {
+        None => param(&q, "code").is_some(),
+        Some("login_required") => false,
+        Some(e) => panic!("unexpected upstream error {e}"),
+    }
+}
+
+#[tokio::test]
+async fn broker_sign_out_here_signs_out_at_the_upstream_too() {
+    let (app, up) = pair().await;
+    let after = "https://rp.example.vn/after";
+    app.client(json!({
+        "client_id": "rp-out", "client_secret": SECRET, "redirect_uris": [REDIRECT],
+        "post_logout_redirect_uris": [after],
+    }))
+    .await;
+    let browser = app.browser();
+    let j = drive(&app, &browser, &app.authorize_url("rp-out", &[]), false).await;
+    let t = app.redeem("rp-out", &code_from(&j), VERIFIER).await;
+    let t: Value = t.json().await.unwrap();
+    let hint = t["id_token"].as_str().unwrap().to_owned();
+    assert!(upstream_session_alive(&app, &up, &browser).await, "signed in upstream");
+
+    // Sign out here: the browser is sent on to the upstream's end-session endpoint with
+    // the upstream's own ID token as the hint, and back to us afterwards.
+    let mut out = url::Url::parse(&app.url("/end_session")).unwrap();
+    out.query_pairs_mut()
+        .append_pair("id_token_hint", &hint)
+        .append_pair("post_logout_redirect_uri", after)
+        .append_pair("state", "bye");
+    let r = browser.get(out.as_str()).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let to_upstream = location(&r).unwrap();
+    assert!(to_upstream.starts_with(&format!("{}/end_session?", up.issuer)), "{to_upstream}");
+    let q: Vec<(String, String)> = url::Url::parse(&to_upstream).unwrap().query_pairs().into_owned().collect();
+    assert_eq!(param(&q, "post_logout_redirect_uri"), Some(format!("{}/broker/logged-out", app.issuer)));
+    assert_eq!(param(&q, "client_id").as_deref(), Some(UP_CLIENT));
+    let up_hint = claims(&param(&q, "id_token_hint").unwrap());
+    assert_eq!(up_hint["iss"], up.issuer.as_str(), "the hint is the upstream's ID token, not ours");
+    // Our session has already ended, before the browser leaves.
+    let r = app.follow(&browser, &app.authorize_url("rp-out", &[("prompt", "none")])).await;
+    assert_eq!(param(&redirect_params(&r), "error").as_deref(), Some("login_required"));
+
+    let r = browser.get(&to_upstream).send().await.unwrap();
+    assert_eq!(r.status(), 303, "the upstream accepts its hint without asking");
+    let back = location(&r).unwrap();
+    assert!(back.starts_with(&format!("{}/broker/logged-out?", app.issuer)), "{back}");
+    let r = browser.get(&back).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r).as_deref(), Some("https://rp.example.vn/after?state=bye"), "on to the client");
+    assert!(!upstream_session_alive(&app, &up, &browser).await, "signed out upstream too");
+
+    // The way back is single use, and an unknown one is only a "signed out" page.
+    for url in [back.clone(), app.url("/broker/logged-out?state=forged")] {
+        let r = browser.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{url}");
+        assert!(location(&r).is_none());
+    }
+
+    // A session signed in with a password here is not sent upstream.
+    app.user("an.nguyen").await;
+    let local = app.browser();
+    let t = app.tokens(&local, "rp-out", "an.nguyen", &[]).await;
+    let mut out = url::Url::parse(&app.url("/end_session")).unwrap();
+    out.query_pairs_mut()
+        .append_pair("id_token_hint", t["id_token"].as_str().unwrap())
+        .append_pair("post_logout_redirect_uri", after);
+    let r = local.get(out.as_str()).send().await.unwrap();
+    assert_eq!(location(&r).as_deref(), Some(after));
 }
 
 #[tokio::test]
