@@ -250,6 +250,18 @@ async fn receipts_are_listed_and_withdrawal_asks_again_and_kills_the_refresh_tok
     let events = app.running.state.services.store.audit_events(0, 1_000).await.unwrap();
     assert!(events.iter().any(|e| e.event.action == "consent.withdraw" && e.event.outcome == "success"));
     assert!(events.iter().any(|e| e.event.action == "consent.withdraw" && e.event.outcome == "refused_csrf"));
+
+    // The account pages offer signing out: asked once, then the session is over.
+    let page = b.get(app.url("/account/consents")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<a href=\"/end_session\">Đăng xuất</a>"), "{page}");
+    let english = b.get(app.url("/account/consents?lang=en")).send().await.unwrap().text().await.unwrap();
+    assert!(english.contains("<a href=\"/end_session?ui_locales=en\">Sign out</a>"), "{english}");
+    let confirm = b.get(app.url("/end_session")).send().await.unwrap().text().await.unwrap();
+    let form = [("id", hidden(&confirm, "id")), ("csrf", hidden(&confirm, "csrf")), ("logout", "yes".to_owned())];
+    let r = b.post(app.url("/end_session/confirm")).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200, "signed out");
+    let r = b.get(app.url("/account/consents")).send().await.unwrap();
+    assert_eq!(r.status(), 401, "the account page needs a new sign-in");
 }
 
 #[tokio::test]
