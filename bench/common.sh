@@ -107,19 +107,43 @@ wrk_fixed() {
     -s "$HARNESS/wrk-request.lua" "$1" 2>&1 | grep '^RESULT' || echo "RESULT requests=0 secs=1 rps=0 p50_ms=0 p99_ms=0 non2xx=0 sock_err=1"
 }
 
-# wrk_userinfo TOKENS_FILE SECS CONNS: GET userinfo rotating through the tokens.
-wrk_userinfo() {
-  BENCH_TOKENS="$1" timeout -k 2 $(($2 + 20)) taskset -c "$LOAD_CPUS" wrk -t 1 -c "$3" -d "${2}s" --timeout 5s \
-    -s "$HERE/userinfo.lua" "$BASE/userinfo" 2>&1 | grep '^RESULT' || echo "RESULT requests=0 secs=1 rps=0 p50_ms=0 p99_ms=0 non2xx=0 sock_err=1"
+# wrk_bearer URL TOKENS_FILE SECS CONNS: GET URL rotating through the bearer tokens.
+wrk_bearer() {
+  BENCH_TOKENS="$2" timeout -k 2 $(($3 + 20)) taskset -c "$LOAD_CPUS" wrk -t 1 -c "$4" -d "${3}s" --timeout 5s \
+    -s "$HERE/userinfo.lua" "$1" 2>&1 | grep '^RESULT' || echo "RESULT requests=0 secs=1 rps=0 p50_ms=0 p99_ms=0 non2xx=0 sock_err=1"
 }
 
+# wrk_userinfo TOKENS_FILE SECS CONNS: GET our userinfo rotating through the tokens.
+wrk_userinfo() { wrk_bearer "$BASE/userinfo" "$@"; }
+
 # measured CMD...: runs CMD, prints its RESULT line plus the server's cpu_ms and cores.
-measured() {
-  local t0 t1 start end res
-  t0="$(ticks "$OURS_PID")"; start="$(date +%s.%N)"
+measured() { measured_pids "$OURS_PID" "$@"; }
+
+# ticks_snapshot "PID...": "pid:ticks" for each listed process alive now.
+ticks_snapshot() {
+  local p t
+  for p in $1; do t="$(ticks "$p" 2>/dev/null)" && echo "$p:$t"; done
+}
+
+# ticks_delta BEFORE AFTER: CPU ticks used between two snapshots by the processes alive
+# at both (a process that exits meanwhile is left out rather than counted negative).
+ticks_delta() {
+  python3 -c '
+import sys
+a = dict(x.split(":") for x in sys.argv[1].split())
+b = dict(x.split(":") for x in sys.argv[2].split())
+print(sum(int(b[p]) - int(a[p]) for p in a if p in b))' "$1" "$2"
+}
+
+# measured_pids "PID..." CMD...: like measured, with the CPU of all the listed processes.
+measured_pids() {
+  local pids="$1" s0 s1 d start end res
+  shift
+  s0="$(ticks_snapshot "$pids")"; start="$(date +%s.%N)"
   res="$("$@")"
-  t1="$(ticks "$OURS_PID")"; end="$(date +%s.%N)"
-  echo "$res cpu_ms=$(calc "round(($t1-$t0)*1000/$CLK_TCK, 1)") cores=$(calc "round(($t1-$t0)/$CLK_TCK/($end-$start), 2)")"
+  s1="$(ticks_snapshot "$pids")"; end="$(date +%s.%N)"
+  d="$(ticks_delta "$s0" "$s1")"
+  echo "$res cpu_ms=$(calc "round($d*1000/$CLK_TCK, 1)") cores=$(calc "round($d/$CLK_TCK/($end-$start), 2)")"
 }
 
 login_py() { python3 "$HERE/login.py" "$@" --base "$BASE" --client "$CODE_CLIENT" --secret "$CLIENT_SECRET" \

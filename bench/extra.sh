@@ -80,6 +80,8 @@ if [ -n "${LIMITS_FILE:-}" ] && [ -r "$LIMITS_FILE" ]; then
   limit2="$(sed -n 's/.*2thr aggregate *\([0-9.]*\) hashes.*/\1/p' <<<"$line")"
   echo "one argon2id hash (19 MiB, t=2): $hash_ms ms; 2-core limit $limit2 hashes/s"
   echo "CPU per login / one hash: $(calc "round($cpu_per_login / $hash_ms, 2)")x (target <= 1.25)"
+  # Two hashes at once share the memory bus: a hash then costs 2/limit2 seconds of CPU.
+  echo "CPU per login / one hash while both cores hash ($(calc "round(2000 / $limit2, 1)") ms): $(calc "round($cpu_per_login * $limit2 / 2000, 2)")x"
   echo "logins/s / 2-core hash limit: $(calc "round($lps / $limit2, 2)") (target >= 0.80)"
 else
   echo "(set LIMITS_FILE to the output of ../shared/bench/limits/run.sh for the per-hash ratios)"

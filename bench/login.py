@@ -16,6 +16,10 @@ Only that last redirect counts as a completed login; anything else is counted by
                   --password PW [--count 50]
       signs in `count` people spread over 1..N, redeems each code and prints one access
       token per line (for the userinfo runs)
+  login.py peer-tokens (same arguments, --base the reference provider)
+      the same through the reference provider's (oidc-provider) development login and
+      consent pages, which accept any login name: `count` different people, scope
+      `openid`, one access token per line
 
 Python 3.11 standard library only; loopback targets only.
 """
@@ -144,6 +148,44 @@ def sign_in(b, args, username):
     raise Failed("too-many-steps")
 
 
+def sign_in_peer(b, args, username):
+    """One sign-in through oidc-provider's devInteractions pages; returns the code."""
+    b.cookies = {}
+    q = up.urlencode({
+        "response_type": "code", "client_id": args.client, "redirect_uri": args.redirect,
+        "scope": "openid", "state": "bench", "nonce": "n",
+        "code_challenge": CHALLENGE, "code_challenge_method": "S256",
+    })
+    status, loc, data = b.request("GET", "/auth?" + q)
+    for _ in range(10):
+        if status in (302, 303) and loc:
+            if loc.startswith(args.redirect):
+                params = dict(up.parse_qsl(up.urlsplit(loc).query))
+                if "code" in params:
+                    return params["code"]
+                raise Failed("error:" + params.get("error", "none"))
+            path = local_path(loc, args.base)
+            if path is None:
+                raise Failed("redirect-elsewhere")
+            status, loc, data = b.request("GET", path)
+            continue
+        if status != 200:
+            raise Failed(f"http{status}")
+        page = data.decode("utf-8", "replace")
+        m = re.search(r'<form[^>]*action="([^"]*)"[^>]*method="post"', page)
+        path = local_path(html.unescape(m.group(1)), args.base) if m else None
+        if not path:
+            raise Failed("no-form")
+        if 'name="prompt" value="login"' in page:
+            form = {"prompt": "login", "login": username, "password": args.password}
+        elif 'name="prompt" value="consent"' in page:
+            form = {"prompt": "consent"}
+        else:
+            raise Failed("unexpected-page")
+        status, loc, data = b.request("POST", path, up.urlencode(form))
+    raise Failed("too-many-steps")
+
+
 def pct(values, p):
     if not values:
         return 0.0
@@ -190,13 +232,15 @@ def run_login(args):
         print("# failures: " + " ".join(f"{k}={v}" for k, v in sorted(failures.items())), file=sys.stderr)
 
 
-def run_tokens(args):
+def run_tokens(args, peer=False):
     b = Browser(args.base)
     basic = base64.b64encode(f"{up.quote(args.client, safe='')}:{up.quote(args.secret, safe='')}".encode()).decode()
     rnd = random.Random(7)
     for i in range(args.count):
-        user = f"{args.prefix}{rnd.randint(1, args.users):06d}"
-        code, _ = sign_in(b, args, user)
+        if peer:
+            code = sign_in_peer(b, args, f"{args.prefix}{i + 1:06d}")
+        else:
+            code, _ = sign_in(b, args, f"{args.prefix}{rnd.randint(1, args.users):06d}")
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": args.redirect,
                 "code_verifier": VERIFIER}
         status, _, data = b.request("POST", "/token", up.urlencode(form), {"Authorization": "Basic " + basic})
@@ -207,7 +251,7 @@ def run_tokens(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["login", "tokens"])
+    ap.add_argument("mode", choices=["login", "tokens", "peer-tokens"])
     ap.add_argument("--base", required=True)
     ap.add_argument("--client", required=True)
     ap.add_argument("--secret", default="")
@@ -223,7 +267,7 @@ def main():
     if args.mode == "login":
         run_login(args)
     else:
-        run_tokens(args)
+        run_tokens(args, peer=args.mode == "peer-tokens")
 
 
 if __name__ == "__main__":
