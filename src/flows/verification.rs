@@ -270,21 +270,26 @@ async fn existing_subject(store: &dyn Store, subject: Subject, now: i64) -> Resu
     }
 }
 
-/// Whether `officer` is, beyond the person subject the pure rules already check, a party
-/// to the case: the representative of a representation case, or someone who represents
-/// (or claims to represent) the organisation of an organisation case. Such an officer
-/// may not decide it.
-async fn is_party(store: &dyn Store, case: &VerificationCase, officer: &PersonId) -> Result<bool> {
+/// The people behind a case's subject, beyond a person subject itself (which the pure
+/// rules know): the representative of a representation case, or everyone who represents
+/// (or claims to represent) the organisation of an organisation case. They may not
+/// decide it (`verification::decide_as_officer`).
+async fn parties(store: &dyn Store, case: &VerificationCase) -> Result<Vec<PersonId>> {
     Ok(match &case.subject {
-        Subject::Person(_) => false,
-        Subject::Representation(r) => {
-            store.find_representation(&RepresentationId(r.clone())).await?.is_some_and(|rep| rep.person_id == *officer)
-        }
+        Subject::Person(_) => Vec::new(),
+        Subject::Representation(r) => store
+            .find_representation(&RepresentationId(r.clone()))
+            .await?
+            .map(|rep| rep.person_id)
+            .into_iter()
+            .collect(),
         Subject::Organisation(o) => store
             .representations_of_org(&OrgId(o.clone()))
             .await?
-            .iter()
-            .any(|rep| rep.person_id == *officer && rep.status != RepresentationStatus::Revoked),
+            .into_iter()
+            .filter(|rep| rep.status != RepresentationStatus::Revoked)
+            .map(|rep| rep.person_id)
+            .collect(),
     })
 }
 
@@ -381,10 +386,9 @@ pub async fn decide(
     let done = async {
         let by = by.ok_or(VerificationFlowError::NoPerson)?;
         let officer = active_officer(store, by).await?;
-        if is_party(store, &find_case(store, case_id).await?, by).await? {
-            return Err(VerificationError::SelfDecision.into());
-        }
-        change(store, case_id, |c| Ok(verification::decide(c, &officer, outcome, reason, now)?)).await
+        let parties = parties(store, &find_case(store, case_id).await?).await?;
+        change(store, case_id, |c| Ok(verification::decide_as_officer(c, &officer, &parties, outcome, reason, now)?))
+            .await
     }
     .await;
     let action = match outcome {

@@ -550,6 +550,25 @@ pub fn decide(
     Ok(touched(next, now))
 }
 
+/// [`decide`] for a case whose subject has other people behind it: `parties` are those
+/// (the representative of a representation case; whoever represents, or claims to
+/// represent, the organisation of an organisation case), looked up by the caller. A
+/// party may no more decide the case than its subject may.
+pub fn decide_as_officer(
+    case: &VerificationCase,
+    officer: &Officer,
+    parties: &[PersonId],
+    outcome: Outcome,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<VerificationCase, VerificationError> {
+    ensure_open(case)?;
+    if parties.contains(&officer.person_id) {
+        return Err(VerificationError::SelfDecision);
+    }
+    decide(case, officer, outcome, reason, now)
+}
+
 /// Withdraws an open case; only its subject or its opener may.
 pub fn withdraw(case: &VerificationCase, by: &PersonId, now: i64) -> Result<VerificationCase, VerificationError> {
     ensure_open(case)?;
@@ -757,6 +776,30 @@ mod tests {
         // An organisation at level 1: one approval; nobody is "self" for it.
         let o = case(Subject::Organisation("org".into()), AssuranceLevel::Level1);
         assert_eq!(decide(&o, &a, Outcome::Approve, None, 1).unwrap().state, CaseState::Approved);
+    }
+
+    #[test]
+    fn parties_to_the_subject_may_not_decide() {
+        let a = officer("a", 1, None);
+        let b = officer("b", 1, None);
+        let rep = case(Subject::Representation("rep-1".into()), AssuranceLevel::Level1);
+        // `a` is the representative: neither approval nor rejection, and nothing recorded.
+        for outcome in [Outcome::Approve, Outcome::Reject] {
+            let got = decide_as_officer(&rep, &a, std::slice::from_ref(&a.person_id), outcome, Some("mine"), 1);
+            assert_eq!(got, Err(VerificationError::SelfDecision));
+        }
+        let c = decide_as_officer(&rep, &b, std::slice::from_ref(&a.person_id), Outcome::Approve, None, 1).unwrap();
+        assert_eq!((c.state, c.decisions.len()), (CaseState::InReview, 1));
+        // A closed case says so first, whoever asks.
+        let closed = decide(&rep, &b, Outcome::Reject, Some("no"), 2).unwrap();
+        let got = decide_as_officer(&closed, &a, std::slice::from_ref(&a.person_id), Outcome::Approve, None, 3);
+        assert_eq!(got, Err(VerificationError::Closed("rejected")));
+        // With no other parties it is `decide`.
+        let o = case(Subject::Organisation("org".into()), AssuranceLevel::Level1);
+        assert_eq!(
+            decide_as_officer(&o, &a, &[], Outcome::Approve, None, 1),
+            decide(&o, &a, Outcome::Approve, None, 1)
+        );
     }
 
     #[test]
