@@ -81,6 +81,16 @@ seed() {
   DINHDANH_SEED_PASSWORD="$SEED_PASSWORD" "$BIN" dev seed --people "$1" --batch "${BATCH:-5000}" 2>"$WORK/seed.log"
 }
 
+# prepare N: the binary, the environment, a fresh database with the bench clients and
+# N seeded people.
+prepare() {
+  build
+  environment
+  fresh_db
+  clients
+  echo "== seeding $1 people: $(seed "$1" | tr -d '\n ')" >&2
+}
+
 # start_server CPUS: dinhdanh pinned to CPUS (e.g. 1 or 0,1), waits until ready.
 start_server() {
   stop_server

@@ -21,11 +21,7 @@ DURATION="${DURATION:-10}"; PEOPLE="${PEOPLE:-1000}"; TOKENS="${TOKENS:-50}"
 CONC="${CONC:-64}"; LOGIN_CONC="${LOGIN_CONC:-8}"
 OUT="$HERE/results/$STAMP-extra.txt"
 
-build
-environment
-fresh_db
-clients
-echo "== seeding $PEOPLE people: $(seed "$PEOPLE" | tr -d '\n ')" >&2
+prepare "$PEOPLE"
 
 # (a) userinfo -----------------------------------------------------------------------
 start_server 1

@@ -108,56 +108,22 @@ def local_path(location, base):
     return None
 
 
-def sign_in(b, args, username):
-    """One full sign-in; returns (code, seconds of the password POST)."""
+def authorize(b, args, path, scope):
+    """Starts a code flow at `path` with a fresh cookie jar; returns the first answer."""
     b.cookies = {}
     q = up.urlencode({
         "response_type": "code", "client_id": args.client, "redirect_uri": args.redirect,
-        "scope": "openid profile", "state": "bench", "nonce": "n",
+        "scope": scope, "state": "bench", "nonce": "n",
         "code_challenge": CHALLENGE, "code_challenge_method": "S256",
     })
-    status, loc, data = b.request("GET", "/authorize?" + q)
-    post_secs = 0.0
-    for _ in range(8):
-        if status in (302, 303) and loc:
-            if loc.startswith(args.redirect):
-                params = dict(up.parse_qsl(up.urlsplit(loc).query))
-                if "code" in params:
-                    return params["code"], post_secs
-                raise Failed("error:" + params.get("error", "none"))
-            path = local_path(loc, args.base)
-            if path is None:
-                raise Failed("redirect-elsewhere")
-            status, loc, data = b.request("GET", path)
-            continue
-        if status != 200:
-            raise Failed(f"http{status}")
-        page = data.decode("utf-8", "replace")
-        action, csrf = form_action(page), field(page, "csrf")
-        if not action or not csrf:
-            raise Failed("no-form")
-        if 'name="password"' in page:
-            form = {"csrf": csrf, "username": username, "password": args.password, "action": "login"}
-            t0 = time.perf_counter()
-            status, loc, data = b.request("POST", action, up.urlencode(form))
-            post_secs = time.perf_counter() - t0
-        elif 'name="decision"' in page:
-            status, loc, data = b.request("POST", action, up.urlencode({"csrf": csrf, "decision": "allow"}))
-        else:
-            raise Failed("unexpected-page")
-    raise Failed("too-many-steps")
+    return b.request("GET", f"{path}?{q}")
 
 
-def sign_in_peer(b, args, username):
-    """One sign-in through oidc-provider's devInteractions pages; returns the code."""
-    b.cookies = {}
-    q = up.urlencode({
-        "response_type": "code", "client_id": args.client, "redirect_uri": args.redirect,
-        "scope": "openid", "state": "bench", "nonce": "n",
-        "code_challenge": CHALLENGE, "code_challenge_method": "S256",
-    })
-    status, loc, data = b.request("GET", "/auth?" + q)
-    for _ in range(10):
+def walk(b, args, answer, steps, fill):
+    """Follows redirects inside the provider and fills each page with `fill(page)` (which
+    returns the next answer) until the redirect to the client; returns its code."""
+    status, loc, data = answer
+    for _ in range(steps):
         if status in (302, 303) and loc:
             if loc.startswith(args.redirect):
                 params = dict(up.parse_qsl(up.urlsplit(loc).query))
@@ -171,7 +137,37 @@ def sign_in_peer(b, args, username):
             continue
         if status != 200:
             raise Failed(f"http{status}")
-        page = data.decode("utf-8", "replace")
+        status, loc, data = fill(data.decode("utf-8", "replace"))
+    raise Failed("too-many-steps")
+
+
+def sign_in(b, args, username):
+    """One full sign-in; returns (code, seconds of the password POST)."""
+    post_secs = 0.0
+
+    def fill(page):
+        nonlocal post_secs
+        action, csrf = form_action(page), field(page, "csrf")
+        if not action or not csrf:
+            raise Failed("no-form")
+        if 'name="password"' in page:
+            form = {"csrf": csrf, "username": username, "password": args.password, "action": "login"}
+            t0 = time.perf_counter()
+            answer = b.request("POST", action, up.urlencode(form))
+            post_secs = time.perf_counter() - t0
+            return answer
+        if 'name="decision"' in page:
+            return b.request("POST", action, up.urlencode({"csrf": csrf, "decision": "allow"}))
+        raise Failed("unexpected-page")
+
+    code = walk(b, args, authorize(b, args, "/authorize", "openid profile"), 8, fill)
+    return code, post_secs
+
+
+def sign_in_peer(b, args, username):
+    """One sign-in through oidc-provider's devInteractions pages; returns the code."""
+
+    def fill(page):
         m = re.search(r'<form[^>]*action="([^"]*)"[^>]*method="post"', page)
         path = local_path(html.unescape(m.group(1)), args.base) if m else None
         if not path:
@@ -182,8 +178,9 @@ def sign_in_peer(b, args, username):
             form = {"prompt": "consent"}
         else:
             raise Failed("unexpected-page")
-        status, loc, data = b.request("POST", path, up.urlencode(form))
-    raise Failed("too-many-steps")
+        return b.request("POST", path, up.urlencode(form))
+
+    return walk(b, args, authorize(b, args, "/auth", "openid"), 10, fill)
 
 
 def pct(values, p):

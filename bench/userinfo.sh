@@ -24,11 +24,7 @@ stop_peer() { "$HARNESS/peer-setup.sh" stop >/dev/null 2>&1 || true; }
 trap 'stop_peer; cleanup' EXIT
 pid_on() { ss -ltnpH "sport = :$1" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1; }
 
-build
-environment
-fresh_db
-clients
-echo "== seeding $PEOPLE people: $(seed "$PEOPLE" | tr -d '\n ')" >&2
+prepare "$PEOPLE"
 start_server 1
 stop_peer
 PEER_STORE=redis PEER_PORT="$PEER_PORT" PEER_MAX_SECONDS=1800 "$HARNESS/peer-setup.sh" >/dev/null
