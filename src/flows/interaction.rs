@@ -521,7 +521,9 @@ async fn consent_or_code(
         .find_consent(&PersonId(session.person_id.clone()), &ix.request.client_id)
         .await
         .map_err(store_failed)?;
-    Ok(if consent_needed(ix.request.prompt, remembered.as_ref(), &ix.request.consent_items()) {
+    // The account area is the provider itself (`openid` only, nothing leaves): no consent.
+    let first_party = ix.request.client_id == super::account_console::CLIENT_ID;
+    Ok(if !first_party && consent_needed(ix.request.prompt, remembered.as_ref(), &ix.request.consent_items()) {
         ix.stage = Stage::Consent;
         ix.session = Some(session);
         svc.ephemeral

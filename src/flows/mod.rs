@@ -16,6 +16,7 @@ use crate::protocol::{ErrorCode, OAuthError};
 use crate::store::{Store, StoreError};
 
 pub mod account;
+pub mod account_console;
 pub mod admin;
 pub mod admin_api;
 pub mod authorize;

@@ -51,9 +51,8 @@ const VI: AccountTexts = AccountTexts {
     active: "Còn hiệu lực",
     withdrawn: "Đã rút lại lúc",
     withdraw: "Rút lại đồng ý với dịch vụ này",
-    sign_in_needed: "Bạn cần đăng nhập để xem các đồng ý của mình. Hãy đăng nhập qua một dịch vụ công của tỉnh \
-                     bằng tài khoản định danh điện tử, rồi mở lại trang này.",
-    sign_in: "Tôi đã đăng nhập — mở lại trang",
+    sign_in_needed: "Bạn cần đăng nhập để xem các đồng ý của mình.",
+    sign_in: "Đăng nhập",
 };
 
 const EN: AccountTexts = AccountTexts {
@@ -71,9 +70,8 @@ const EN: AccountTexts = AccountTexts {
     active: "In force",
     withdrawn: "Withdrawn at",
     withdraw: "Withdraw my consent to this service",
-    sign_in_needed: "Sign in to see your consents: sign in to one of the province's public services with your \
-                     electronic identity, then open this page again.",
-    sign_in: "I have signed in — open the page again",
+    sign_in_needed: "Sign in to see your consents.",
+    sign_in: "Sign in",
 };
 
 /// One receipt as shown.

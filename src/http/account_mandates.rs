@@ -89,13 +89,11 @@ const VI: MandateTexts = MandateTexts {
     weak_title: "Cần đăng nhập định danh điện tử mức độ 2",
     weak: "Để ủy quyền hoặc thu hồi ủy quyền, bạn phải đăng nhập bằng tài khoản định danh điện tử mức độ 2 \
            (urn:vn:eid:loa:2). Phiên đăng nhập hiện tại có mức",
-    weak_how: "Trang này không tự bắt đầu đăng nhập được. Hãy đăng nhập lại vào một dịch vụ công của tỉnh bằng \
-               tài khoản định danh điện tử mức độ 2 (dịch vụ yêu cầu mức độ 2), rồi mở lại trang này. \
-               Đăng nhập bằng tài khoản cán bộ tại /account/login không đạt mức độ 2.",
-    weak_link: "Tôi đã đăng nhập lại — mở lại trang",
-    sign_in_needed: "Bạn cần đăng nhập để xem các đại diện và ủy quyền của mình. Hãy đăng nhập qua một dịch vụ \
-                     công của tỉnh bằng tài khoản định danh điện tử, rồi mở lại trang này.",
-    sign_in: "Tôi đã đăng nhập — mở lại trang",
+    weak_how: "Đăng nhập lại bằng tài khoản định danh điện tử mức độ 2 để tiếp tục; bạn sẽ quay lại trang này. \
+               Đăng nhập bằng tài khoản cán bộ không đạt mức độ 2.",
+    weak_link: "Đăng nhập định danh điện tử mức độ 2",
+    sign_in_needed: "Bạn cần đăng nhập để xem các đại diện và ủy quyền của mình.",
+    sign_in: "Đăng nhập",
     done: "Đã lưu.",
     bad_number: "Số định danh cá nhân không hợp lệ: cần đúng 12 chữ số.",
     unknown_person: "Chưa có ai với số định danh cá nhân này trên hệ thống. Người được ủy quyền cần đăng nhập \
@@ -133,13 +131,11 @@ const EN: MandateTexts = MandateTexts {
     weak_title: "A level-2 national e-ID sign-in is needed",
     weak: "To grant or revoke a mandate you must be signed in with national e-ID level 2 (urn:vn:eid:loa:2). \
            Your current sign-in is at",
-    weak_how: "This page cannot start a sign-in itself. Sign in again to one of the province's public services \
-               with national e-ID level 2 (a service that asks for level 2), then open this page again. \
-               An official's sign-in at /account/login does not reach level 2.",
-    weak_link: "I have signed in again — open the page again",
-    sign_in_needed: "Sign in to see your representations and mandates: sign in to one of the province's public \
-                     services with your electronic identity, then open this page again.",
-    sign_in: "I have signed in — open the page again",
+    weak_how: "Sign in again with national e-ID level 2 to go on; you will come back to this page. An \
+               official's sign-in does not reach level 2.",
+    weak_link: "Sign in with national e-ID level 2",
+    sign_in_needed: "Sign in to see your representations and mandates.",
+    sign_in: "Sign in",
     done: "Saved.",
     bad_number: "The personal number is not valid: it must be exactly 12 digits.",
     unknown_person: "Nobody with this personal number is known here yet. The person must first sign in once \

@@ -17,6 +17,7 @@ use crate::protocol::discovery::paths;
 
 mod account;
 mod account_consents;
+mod account_console;
 mod account_mandates;
 mod admin;
 mod admin_orgs;
@@ -250,6 +251,8 @@ pub fn router(state: AppState) -> Router {
         .route("/interaction/{id}/consent", post(authorize::interaction_consent))
         .route("/interaction/{id}/context", post(authorize::interaction_context))
         .route("/account/login", get(account::login_get).post(account::login_post))
+        .route(crate::flows::account_console::SIGNIN_PATH, get(account_console::signin))
+        .route(crate::flows::account_console::CALLBACK_PATH, get(account_console::callback))
         .route("/account/security", get(account::security_get).post(account::security_post))
         .route("/healthz", get(discovery::healthz))
         .route("/readyz", get(discovery::readyz))

@@ -387,6 +387,26 @@ pub fn error(code: u16, message: &str, locale: Locale) -> Response {
             "",
         ),
         "temporarily_unavailable" => (t.temporarily_unavailable, ""),
+        "account_signin_failed" => (
+            match locale {
+                Locale::Vi => "Chưa đăng nhập được vào trang tài khoản. Vui lòng thử lại.",
+                Locale::En => "You could not be signed in to your account pages. Please try again.",
+            },
+            "",
+        ),
+        "account_level2_unmet" => (
+            match locale {
+                Locale::Vi => {
+                    "Việc này cần đăng nhập bằng tài khoản định danh điện tử mức độ 2, nhưng lần đăng nhập \
+                               vừa rồi chưa đạt mức đó. Hãy nâng cấp tài khoản định danh điện tử lên mức độ 2 rồi thử lại."
+                }
+                Locale::En => {
+                    "This needs a national e-ID level 2 sign-in, and the sign-in did not reach that level. \
+                               Raise your national e-ID account to level 2, then try again."
+                }
+            },
+            "",
+        ),
         other => (t.bad_request, other),
     };
     html(status(code), ErrorPage { t, message: text, detail }.render())

@@ -188,7 +188,7 @@ pub(crate) enum End {
 pub(crate) struct Journey {
     pub(crate) end: End,
     /// Every URL the browser requested.
-    visited: Vec<String>,
+    pub(crate) visited: Vec<String>,
 }
 
 fn absolute(base: &str, loc: &str) -> String {

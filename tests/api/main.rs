@@ -4,6 +4,7 @@
 // Test code may panic: a panic is how a test fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod account_console;
 mod admin_api;
 mod audit;
 mod backends;

@@ -145,12 +145,14 @@ async fn mandates_granted_and_revoked_at_level_two_only() {
     assert!(text.contains("mức độ 2"), "{text}");
     assert_eq!(org_reps(org.id.clone()).await.len(), 1, "nothing written");
 
-    // The upstream raises the citizen to level 2; a sign-in asking for level 2 gets it.
+    // The upstream raises the citizen to level 2; the page's own link signs in asking for
+    // level 2 (through the national e-ID) and comes back to the page.
+    assert!(page.contains("href=\"/account/signin?next=mandates&amp;level=2\""), "{page}");
     set_upstream_person(&up.db_url, AssuranceLevel::Level2, Some("Phạm Thị Dung")).await;
     let strong = app.browser();
-    let essential = r#"{"id_token":{"acr":{"essential":true,"values":["urn:vn:eid:loa:2"]}}}"#;
-    let j = drive(&app, &strong, &app.authorize_url("rp", &[("claims", essential)]), false).await;
-    assert!(matches!(j.end, End::Client(_)), "{:?}", j.end);
+    let j = drive(&app, &strong, &app.url("/account/signin?next=mandates&level=2"), false).await;
+    assert!(j.visited.iter().any(|u| u.contains("/account/callback?")), "{:?}", j.visited);
+    assert!(matches!(&j.end, End::Page(200, p) if p.contains("value=\"grant\"")), "{:?}", j.end);
     assert_eq!(store.list_people(None, 10).await.unwrap().len(), 2, "the same granter, plus the grantee");
     let (status, page) = get(&strong, &app).await;
     assert_eq!(status, 200);
@@ -240,6 +242,15 @@ async fn mandates_granted_and_revoked_at_level_two_only() {
     let all =
         serde_json::to_string(&events.iter().map(|e| (&e.event.detail, &e.event.subject)).collect::<Vec<_>>()).unwrap();
     assert!(!all.contains(GRANTEE_PIN) && !all.contains(UNKNOWN_PIN), "no personal numbers in the audit log");
+
+    // The weak browser steps up in place through the same link (the upstream asks its
+    // level-1 session to sign in again for level 2).
+    let j = drive(&app, &weak, &app.url("/account/signin?next=mandates&level=2"), false).await;
+    assert!(
+        matches!(&j.end, End::Page(200, p) if p.contains("value=\"grant\"") && !p.contains("level-two-needed")),
+        "{:?}",
+        j.end
+    );
 }
 
 async fn browser_post(browser: &reqwest::Client, app: &TestApp, form: &[(&str, String)]) -> reqwest::Response {
