@@ -179,9 +179,17 @@ pub(super) async fn show(State(state): State<AppState>, headers: HeaderMap, RawQ
     let locale = locale_of(q.as_deref());
     let session = state.cookies().get(&headers, Cookie::Session);
     match consents::list(&state.services, session, state.now()).await {
+        // Not signed in: straight to the sign-in, which comes back here.
+        Ok(AccountPage::SignInNeeded) => see_other(&signin_path("consents", locale)),
         Ok(page) => render(page, locale),
         Err(_) => pages::error(503, "temporarily_unavailable", locale),
     }
+}
+
+/// The account sign-in that returns to the page `next`, in the page's language.
+pub(super) fn signin_path(next: &str, locale: Locale) -> String {
+    let lang = if locale == Locale::En { "&lang=en" } else { "" };
+    format!("{}?next={next}{lang}", crate::flows::account_console::SIGNIN_PATH)
 }
 
 /// `POST /account/consents/withdraw`: `csrf` and `client_id` in the form.

@@ -371,9 +371,8 @@ pub(super) async fn show(State(state): State<AppState>, headers: HeaderMap, RawQ
             let notice = done.then_some(texts(locale).0.done);
             render(Some(v), Extra { error: None, notice, form: GrantForm::default() }, 200, locale, now)
         }
-        Ok(MandatesPage::SignInNeeded) => {
-            render(None, Extra { error: None, notice: None, form: GrantForm::default() }, 401, locale, now)
-        }
+        // Not signed in: straight to the sign-in, which comes back here.
+        Ok(MandatesPage::SignInNeeded) => see_other(&super::account_consents::signin_path("mandates", locale)),
         Err(_) => pages::error(503, "temporarily_unavailable", locale),
     }
 }

@@ -14,11 +14,9 @@ async fn account_pages_sign_in_through_the_provider_and_come_back() {
     app.user("an.nguyen").await;
     let b = app.browser();
     let r = b.get(app.url("/account/consents")).send().await.unwrap();
-    assert_eq!(r.status(), 401);
-    let page = r.text().await.unwrap();
-    assert!(page.contains("href=\"/account/signin?next=consents\""), "{page}");
+    assert_eq!((r.status().as_u16(), location(&r).as_deref()), (303, Some("/account/signin?next=consents")));
 
-    // The link goes to our own authorization endpoint, with PKCE, as the account client.
+    // The sign-in goes to our own authorization endpoint, with PKCE, as the account client.
     let r = b.get(app.url("/account/signin?next=consents")).send().await.unwrap();
     assert_eq!(r.status(), 303);
     let to = location(&r).unwrap();

@@ -134,6 +134,15 @@ async fn a_person_signs_in_with_a_real_browser() {
     }
     assert_eq!(subjects[0], subjects[1], "SSO signed in a different person");
 
+    // The account area: both receipts; signing out (confirmed) ends the session; the
+    // page then leads through the login page and back to it.
+    let account = &report["account"];
+    assert_eq!(account["status_signed_in"], 200, "{report}");
+    assert_eq!(account["receipts_before"], 2, "{report}");
+    assert!(text(account, "/signed_out_at").starts_with("/interaction/"), "{report}");
+    assert_eq!(account["back_at"], "/account/consents", "{report}");
+    assert_eq!(account["receipts_after"], 2, "{report}");
+
     // Accessibility basics of the login page, checked in the browser.
     let a11y = &report["a11y"];
     assert!(!text(a11y, "/lang").is_empty(), "login page has no lang: {a11y}");
@@ -148,6 +157,7 @@ async fn a_person_signs_in_with_a_real_browser() {
 
     let login = screenshot(&report, "login", &shots);
     let consent = screenshot(&report, "consent", &shots);
+    screenshot(&report, "account", &shots);
     println!(
         "Chromium {}: {} ms; screenshots {}/login.png ({login} bytes), {}/consent.png ({consent} bytes)\n{report}",
         text(&report, "/chromium"),

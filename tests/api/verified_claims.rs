@@ -176,11 +176,9 @@ async fn receipts_are_listed_and_withdrawal_asks_again_and_kills_the_refresh_tok
     verify(&app, &p).await;
     let b = app.browser();
 
-    // Without a session: a clear page, no receipts.
+    // Without a session: to the sign-in, no receipts.
     let r = b.get(app.url("/account/consents")).send().await.unwrap();
-    assert_eq!(r.status(), 401);
-    let page = r.text().await.unwrap();
-    assert!(page.contains("cần đăng nhập"), "{page}");
+    assert_eq!((r.status().as_u16(), location(&r).as_deref()), (303, Some("/account/signin?next=consents")));
 
     let t = app
         .tokens(&b, "allowed", "an.nguyen", &[("scope", "openid email offline_access"), ("claims", UI_REQUEST)])
@@ -261,7 +259,7 @@ async fn receipts_are_listed_and_withdrawal_asks_again_and_kills_the_refresh_tok
     let r = b.post(app.url("/end_session/confirm")).form(&form).send().await.unwrap();
     assert_eq!(r.status(), 200, "signed out");
     let r = b.get(app.url("/account/consents")).send().await.unwrap();
-    assert_eq!(r.status(), 401, "the account page needs a new sign-in");
+    assert_eq!(r.status(), 303, "the account page needs a new sign-in");
 }
 
 #[tokio::test]

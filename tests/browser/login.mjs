@@ -1,6 +1,7 @@
 // Drives a real headless Chromium through dinhdanh's sign-in: login page, consent page,
 // redirect to the client; then a second client in the same browser context (single
-// sign-on: consent without a login page). Prints ONE JSON object on stdout with what it
+// sign-on: consent without a login page); then the account area: the consents page,
+// signing out from it, and signing in again from the page itself. Prints ONE JSON object on stdout with what it
 // saw; exits non-zero with a message on stderr on anything unexpected.
 //
 // Inputs (flag, else environment variable):
@@ -62,6 +63,7 @@ const out = {
   chromium: null,
   first: null,
   sso: null,
+  account: null,
   a11y: null,
   screenshots: {},
   blocked_requests: [],
@@ -230,6 +232,38 @@ async function authorizeOnce(page, url, label) {
   return fail(`${label}: no redirect to the client after ${seen.join(' → ')}`);
 }
 
+// Clicks and waits for the page it leads to.
+async function clickTo(page, selector) {
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.locator(selector).click()]);
+}
+
+// The account area as a signed-in person finds it: receipts, "sign out" (confirmed),
+// then the page again, which now leads through the login page and back.
+async function accountArea(page) {
+  const signedIn = await page.goto(`${opOrigin}/account/consents`, { waitUntil: 'load' });
+  const receiptsBefore = await page.locator('section.receipt').count();
+  await clickTo(page, 'a[href^="/end_session"]');
+  if (!(await page.locator('button[name="logout"][value="yes"]').count())) {
+    await unexpected(page, 'no sign-out confirmation');
+  }
+  await clickTo(page, 'button[name="logout"][value="yes"]');
+  // Signed out, the page leads straight to the login page.
+  await page.goto(`${opOrigin}/account/consents`, { waitUntil: 'load' });
+  const signedOutAt = new URL(page.url()).pathname;
+  if ((await kind(page)) !== 'login') await unexpected(page, 'the account page showed no login page');
+  await page.locator('input[name="username"]').fill(username);
+  await page.locator('input[name="password"]').fill(password);
+  await clickTo(page, 'button[name="action"][value="login"]');
+  if (!out.screenshots.account) await shoot(page, 'account');
+  return {
+    status_signed_in: signedIn.status(),
+    receipts_before: receiptsBefore,
+    signed_out_at: signedOutAt,
+    back_at: new URL(page.url()).pathname,
+    receipts_after: await page.locator('section.receipt').count(),
+  };
+}
+
 try {
   const page = await context.newPage();
   watch(page);
@@ -238,6 +272,10 @@ try {
   const tab = await context.newPage();
   watch(tab);
   out.sso = await authorizeOnce(tab, ssoAuthorize, 'single sign-on');
+  // The account area in a third tab (the others ended at the unreachable client).
+  const mine = await context.newPage();
+  watch(mine);
+  out.account = await accountArea(mine);
 } catch (e) {
   fail(e && e.stack ? e.stack : String(e));
 }
