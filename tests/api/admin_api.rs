@@ -6,9 +6,9 @@ use dinhdanh::config::Settings;
 use dinhdanh::flows::admin;
 use serde_json::{Value, json};
 
-use crate::helpers::{PASSWORD, REDIRECT, SECRET, T0, TestApp, code_of};
-
-const API: &str = "/admin/api/v1";
+use crate::helpers::{
+    ADMIN_API as API, PASSWORD, REDIRECT, SECRET, T0, TestApp, admin_call as call, admin_token, code_of, json_of,
+};
 
 /// A client-credentials token of a service client registered for `registered`, asking
 /// for `scope` (all of `registered` when `None`).
@@ -25,48 +25,6 @@ async fn service_token(app: &TestApp, id: &str, registered: &str, scope: Option<
     assert_eq!(r.status(), 200);
     let t: Value = r.json().await.unwrap();
     t["access_token"].as_str().unwrap().to_owned()
-}
-
-/// The bootstrap admin client's token with both admin scopes.
-async fn admin_token(app: &TestApp) -> String {
-    let store = app.running.state.services.store.as_ref();
-    let admin::Bootstrap::Created(r) = admin::bootstrap_admin(store, admin::BOOTSTRAP_CLIENT_ID, T0).await.unwrap()
-    else {
-        panic!("the admin client existed already");
-    };
-    let secret = r.client_secret.unwrap();
-    let t: Value = app
-        .api()
-        .post(app.url("/token"))
-        .basic_auth(admin::BOOTSTRAP_CLIENT_ID, Some(&secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(t["scope"], "admin:clients admin:people admin:orgs");
-    t["access_token"].as_str().unwrap().to_owned()
-}
-
-async fn call(app: &TestApp, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> reqwest::Response {
-    let url = app.url(&format!("{API}{path}"));
-    let mut req = app.api().request(method.parse().unwrap(), url);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.unwrap()
-}
-
-async fn json_of(r: reqwest::Response, status: u16) -> Value {
-    let got = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    assert_eq!(got, status, "{text}");
-    if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() }
 }
 
 #[tokio::test]

@@ -305,3 +305,57 @@ pub fn header(jwt: &str) -> Value {
     let part = jwt.split('.').next().unwrap();
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
 }
+
+/// The admin API's base path.
+pub const ADMIN_API: &str = "/admin/api/v1";
+
+/// Calls the admin API at `path` (below [`ADMIN_API`]) with `token` as the bearer and
+/// `body` as JSON.
+pub async fn admin_call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut req = app.api().request(method.parse().unwrap(), app.url(&format!("{ADMIN_API}{path}")));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    req.send().await.unwrap()
+}
+
+/// Checks the status of `r` and returns its JSON body (`Null` when empty).
+pub async fn json_of(r: reqwest::Response, status: u16) -> Value {
+    let got = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    assert_eq!(got, status, "{text}");
+    if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() }
+}
+
+/// Bootstraps the admin client (as `dinhdanh admin bootstrap` would) and returns its
+/// token: `admin:clients admin:people admin:orgs`.
+pub async fn admin_token(app: &TestApp) -> String {
+    use dinhdanh::flows::admin;
+    let store = app.running.state.services.store.as_ref();
+    let admin::Bootstrap::Created(r) = admin::bootstrap_admin(store, admin::BOOTSTRAP_CLIENT_ID, T0).await.unwrap()
+    else {
+        panic!("the admin client existed already");
+    };
+    let t: Value = app
+        .api()
+        .post(app.url("/token"))
+        .basic_auth(admin::BOOTSTRAP_CLIENT_ID, Some(&r.client_secret.unwrap()))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(t["scope"], "admin:clients admin:people admin:orgs");
+    t["access_token"].as_str().unwrap().to_owned()
+}

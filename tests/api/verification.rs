@@ -4,53 +4,12 @@
 //! closed cases are refused, and every refusal is in the intact audit chain. Also the
 //! CLI's refusals.
 
-use dinhdanh::flows::admin;
 use dinhdanh::identity::{AssuranceLevel, AssuranceSource, Evidence, PersonId};
 use serde_json::{Value, json};
 
-use crate::helpers::{REDIRECT, SECRET, T0, TestApp};
+use crate::helpers::{REDIRECT, SECRET, T0, TestApp, admin_call as call, admin_token, json_of};
 
-const API: &str = "/admin/api/v1";
 const DOC_NUMBER: &str = "079203099999";
-
-async fn call(app: &TestApp, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> reqwest::Response {
-    let mut req = app.api().request(method.parse().unwrap(), app.url(&format!("{API}{path}")));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.unwrap()
-}
-
-async fn json_of(r: reqwest::Response, status: u16) -> Value {
-    let got = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    assert_eq!(got, status, "{text}");
-    serde_json::from_str(&text).unwrap()
-}
-
-/// The bootstrap admin client's token (admin:clients admin:people admin:orgs).
-async fn admin_token(app: &TestApp) -> String {
-    let store = app.running.state.services.store.as_ref();
-    let admin::Bootstrap::Created(r) = admin::bootstrap_admin(store, admin::BOOTSTRAP_CLIENT_ID, T0).await.unwrap()
-    else {
-        panic!("the admin client existed already");
-    };
-    let t: Value = app
-        .api()
-        .post(app.url("/token"))
-        .basic_auth(admin::BOOTSTRAP_CLIENT_ID, Some(&r.client_secret.unwrap()))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    t["access_token"].as_str().unwrap().to_owned()
-}
 
 /// A person-bound token from the code flow through the console client.
 async fn officer_token(app: &TestApp, username: &str) -> String {

@@ -8,48 +8,9 @@ use dinhdanh::clock::Clock;
 use dinhdanh::identity::{PersonId, RepresentationStatus};
 use serde_json::{Value, json};
 
-use crate::helpers::{REDIRECT, SECRET, T0, TestApp};
+use crate::helpers::{REDIRECT, SECRET, T0, TestApp, admin_call as call, admin_token, json_of};
 
-const API: &str = "/admin/api/v1";
 const TAX_CODE: &str = "0100109106";
-
-async fn call(app: &TestApp, method: &str, path: &str, token: &str, body: Option<Value>) -> reqwest::Response {
-    let mut req = app.api().request(method.parse().unwrap(), app.url(&format!("{API}{path}"))).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.unwrap()
-}
-
-async fn json_of(r: reqwest::Response, status: u16) -> Value {
-    let got = r.status().as_u16();
-    let text = r.text().await.unwrap();
-    assert_eq!(got, status, "{text}");
-    serde_json::from_str(&text).unwrap()
-}
-
-/// The bootstrap admin client's token: `admin:clients admin:people admin:orgs`.
-async fn admin_token(app: &TestApp) -> String {
-    let store = app.running.state.services.store.as_ref();
-    let dinhdanh::flows::admin::Bootstrap::Created(r) =
-        dinhdanh::flows::admin::bootstrap_admin(store, dinhdanh::flows::admin::BOOTSTRAP_CLIENT_ID, T0).await.unwrap()
-    else {
-        panic!("the admin client existed already");
-    };
-    let t: Value = app
-        .api()
-        .post(app.url("/token"))
-        .basic_auth(dinhdanh::flows::admin::BOOTSTRAP_CLIENT_ID, Some(&r.client_secret.unwrap()))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(t["scope"], "admin:clients admin:people admin:orgs");
-    t["access_token"].as_str().unwrap().to_owned()
-}
 
 async fn officer_token(app: &TestApp, username: &str) -> String {
     let t = app.tokens(&app.browser(), "console", username, &[("scope", "openid admin:verification")]).await;
@@ -67,8 +28,14 @@ fn case_body(kind: &str, id: &str, level: u8) -> Value {
 }
 
 async fn decide(app: &TestApp, token: &str, case: &str) -> reqwest::Response {
-    call(app, "POST", &format!("/verification/cases/{case}/decisions"), token, Some(json!({"outcome": "approve"})))
-        .await
+    call(
+        app,
+        "POST",
+        &format!("/verification/cases/{case}/decisions"),
+        Some(token),
+        Some(json!({"outcome": "approve"})),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -84,10 +51,11 @@ async fn a_pending_representation_needs_two_officers_and_an_organisation_case_ra
     // The representative is an officer too: they still may not confirm their own claim.
     for who in [&a, &b, &representative] {
         let body = json!({"role": "verifier", "province": "001"});
-        json_of(call(&app, "PUT", &format!("/officers/{who}"), &admin, Some(body)).await, 200).await;
+        json_of(call(&app, "PUT", &format!("/officers/{who}"), Some(&admin), Some(body)).await, 200).await;
     }
     let org = json_of(
-        call(&app, "POST", "/orgs", &admin, Some(json!({"tax_code": TAX_CODE, "name": "Công ty Cổ phần A"}))).await,
+        call(&app, "POST", "/orgs", Some(&admin), Some(json!({"tax_code": TAX_CODE, "name": "Công ty Cổ phần A"})))
+            .await,
         201,
     )
     .await;
@@ -97,7 +65,8 @@ async fn a_pending_representation_needs_two_officers_and_an_organisation_case_ra
     // At the counter: the claimed representation is recorded pending.
     let claim = json!({"username": "giam.doc", "role": "legal_representative", "status": "pending"});
     let rep =
-        json_of(call(&app, "POST", &format!("/orgs/{org_id}/representations"), &admin, Some(claim)).await, 201).await;
+        json_of(call(&app, "POST", &format!("/orgs/{org_id}/representations"), Some(&admin), Some(claim)).await, 201)
+            .await;
     let rep_id = rep["id"].as_str().unwrap().to_owned();
     assert_eq!(rep["status"], "pending");
     let store = app.running.state.services.store.clone();
@@ -111,13 +80,14 @@ async fn a_pending_representation_needs_two_officers_and_an_organisation_case_ra
     // Unknown subjects are refused with a clear error.
     for (kind, id) in [("organisation", "0100233488"), ("organisation", "no-such-org"), ("representation", "nope")] {
         let r =
-            json_of(call(&app, "POST", "/verification/cases", &token_a, Some(case_body(kind, id, 1))).await, 404).await;
+            json_of(call(&app, "POST", "/verification/cases", Some(&token_a), Some(case_body(kind, id, 1))).await, 404)
+                .await;
         assert!(r["error_description"].as_str().unwrap().contains(&format!("no such {kind}")), "{r}");
     }
 
     // The representation case: level 1, yet two approvals (four-eyes).
     let case = json_of(
-        call(&app, "POST", "/verification/cases", &token_a, Some(case_body("representation", &rep_id, 1))).await,
+        call(&app, "POST", "/verification/cases", Some(&token_a), Some(case_body("representation", &rep_id, 1))).await,
         201,
     )
     .await;
@@ -130,13 +100,15 @@ async fn a_pending_representation_needs_two_officers_and_an_organisation_case_ra
     assert_eq!(r["error"], "self_decision", "the representative cannot confirm their own representation");
     let c = json_of(decide(&app, &token_a, &case_id).await, 200).await;
     assert_eq!(c["state"], "in_review");
-    let listed = json_of(call(&app, "GET", &format!("/orgs/{org_id}/representations"), &admin, None).await, 200).await;
+    let listed =
+        json_of(call(&app, "GET", &format!("/orgs/{org_id}/representations"), Some(&admin), None).await, 200).await;
     assert_eq!(listed["items"][0]["status"], "pending", "one approval confirms nothing");
     assert!(store.representations_of_person(&person, app.clock.now()).await.unwrap().is_empty());
     app.clock.advance(30);
     let c = json_of(decide(&app, &token_b, &case_id).await, 200).await;
     assert_eq!(c["state"], "approved");
-    let listed = json_of(call(&app, "GET", &format!("/orgs/{org_id}/representations"), &admin, None).await, 200).await;
+    let listed =
+        json_of(call(&app, "GET", &format!("/orgs/{org_id}/representations"), Some(&admin), None).await, 200).await;
     assert_eq!(
         (listed["items"][0]["status"].as_str(), listed["items"][0]["updated_at"].as_i64()),
         (Some("active"), Some(T0 + 30))
@@ -150,7 +122,7 @@ async fn a_pending_representation_needs_two_officers_and_an_organisation_case_ra
 
     // The organisation case, named by its tax code: one officer at level 1.
     let case = json_of(
-        call(&app, "POST", "/verification/cases", &token_a, Some(case_body("organisation", TAX_CODE, 1))).await,
+        call(&app, "POST", "/verification/cases", Some(&token_a), Some(case_body("organisation", TAX_CODE, 1))).await,
         201,
     )
     .await;
@@ -160,17 +132,18 @@ async fn a_pending_representation_needs_two_officers_and_an_organisation_case_ra
     assert_eq!(json_of(decide(&app, &token_rep, &case_id).await, 403).await["error"], "self_decision");
     app.clock.advance(30);
     assert_eq!(json_of(decide(&app, &token_a, &case_id).await, 200).await["state"], "approved");
-    let org = json_of(call(&app, "GET", &format!("/orgs/{org_id}"), &admin, None).await, 200).await;
+    let org = json_of(call(&app, "GET", &format!("/orgs/{org_id}"), Some(&admin), None).await, 200).await;
     assert_eq!(
         (org["assurance_level"].as_i64(), org["assurance_source"].as_str(), org["assurance_time"].as_i64()),
         (Some(1), Some("officer"), Some(T0 + 60))
     );
 
     // A revoked representation cannot be put up for confirmation.
-    let r = json_of(call(&app, "POST", &format!("/representations/{rep_id}/revoke"), &admin, None).await, 200).await;
+    let r =
+        json_of(call(&app, "POST", &format!("/representations/{rep_id}/revoke"), Some(&admin), None).await, 200).await;
     assert_eq!(r["status"], "revoked");
     let r = json_of(
-        call(&app, "POST", "/verification/cases", &token_a, Some(case_body("representation", &rep_id, 1))).await,
+        call(&app, "POST", "/verification/cases", Some(&token_a), Some(case_body("representation", &rep_id, 1))).await,
         409,
     )
     .await;
@@ -191,32 +164,34 @@ async fn a_representation_revoked_during_review_is_never_revived() {
     let admin = admin_token(&app).await;
     for who in [&a, &b] {
         let body = json!({"role": "verifier", "province": "001"});
-        json_of(call(&app, "PUT", &format!("/officers/{who}"), &admin, Some(body)).await, 200).await;
+        json_of(call(&app, "PUT", &format!("/officers/{who}"), Some(&admin), Some(body)).await, 200).await;
     }
     let org =
-        json_of(call(&app, "POST", "/orgs", &admin, Some(json!({"tax_code": TAX_CODE, "name": "A"}))).await, 201).await;
+        json_of(call(&app, "POST", "/orgs", Some(&admin), Some(json!({"tax_code": TAX_CODE, "name": "A"}))).await, 201)
+            .await;
     let claim = json!({"username": "nguoi.dai.dien", "role": "head", "status": "pending"});
     let path = format!("/orgs/{}/representations", org["id"].as_str().unwrap());
-    let rep = json_of(call(&app, "POST", &path, &admin, Some(claim)).await, 201).await;
+    let rep = json_of(call(&app, "POST", &path, Some(&admin), Some(claim)).await, 201).await;
     let rep_id = rep["id"].as_str().unwrap().to_owned();
     let token_a = officer_token(&app, "can.bo.a").await;
     let token_b = officer_token(&app, "can.bo.b").await;
     let case = json_of(
-        call(&app, "POST", "/verification/cases", &token_a, Some(case_body("representation", &rep_id, 1))).await,
+        call(&app, "POST", "/verification/cases", Some(&token_a), Some(case_body("representation", &rep_id, 1))).await,
         201,
     )
     .await;
     let case_id = case["id"].as_str().unwrap().to_owned();
     json_of(decide(&app, &token_a, &case_id).await, 200).await;
-    json_of(call(&app, "POST", &format!("/representations/{rep_id}/revoke"), &admin, None).await, 200).await;
+    json_of(call(&app, "POST", &format!("/representations/{rep_id}/revoke"), Some(&admin), None).await, 200).await;
     // The second approval is refused; the case stays in review and can be rejected.
     let r = json_of(decide(&app, &token_b, &case_id).await, 409).await;
     assert!(r["error_description"].as_str().unwrap().contains("revoked"), "{r}");
-    let c = json_of(call(&app, "GET", &format!("/verification/cases/{case_id}"), &token_b, None).await, 200).await;
+    let c =
+        json_of(call(&app, "GET", &format!("/verification/cases/{case_id}"), Some(&token_b), None).await, 200).await;
     assert_eq!((c["state"].as_str(), c["decisions"].as_array().unwrap().len()), (Some("in_review"), 1));
     let body = json!({"outcome": "reject", "reason": "đại diện đã bị thu hồi"});
     let path = format!("/verification/cases/{case_id}/decisions");
-    assert_eq!(json_of(call(&app, "POST", &path, &token_b, Some(body)).await, 200).await["state"], "rejected");
+    assert_eq!(json_of(call(&app, "POST", &path, Some(&token_b), Some(body)).await, 200).await["state"], "rejected");
     let store = app.running.state.services.store.clone();
     let rep = store.find_representation(&dinhdanh::identity::RepresentationId(rep_id)).await.unwrap().unwrap();
     assert_eq!(rep.status, RepresentationStatus::Revoked);
