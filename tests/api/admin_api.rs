@@ -7,7 +7,8 @@ use dinhdanh::flows::admin;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ADMIN_API as API, PASSWORD, REDIRECT, SECRET, T0, TestApp, admin_call as call, admin_token, code_of, json_of,
+    ADMIN_API as API, PASSWORD, REDIRECT, SECRET, T0, TestApp, admin_call as call, admin_token, client_credentials,
+    code_of, json_of,
 };
 
 /// A client-credentials token of a service client registered for `registered`, asking
@@ -431,17 +432,7 @@ async fn the_cli_bootstraps_the_first_admin_credential() {
     assert!(listed["items"][0].get("client_secret").is_none());
 
     let app = TestApp::spawn_with(Settings { database_url: Some(db.clone()), ..Default::default() }).await;
-    let t: Value = app
-        .api()
-        .post(app.url("/token"))
-        .basic_auth(admin::BOOTSTRAP_CLIENT_ID, Some(&secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let t = client_credentials(&app, admin::BOOTSTRAP_CLIENT_ID, &secret).await;
     let token = t["access_token"].as_str().unwrap();
     let r = call(&app, "POST", "/people", Some(token), Some(json!({"username": "can.bo", "password": PASSWORD}))).await;
     let id = json_of(r, 201).await["id"].as_str().unwrap().to_owned();

@@ -655,30 +655,12 @@ async fn broker_national_portal_profile_for_downstream_clients() {
     assert_eq!(id["HoVaTen"], "Nguyễn Văn An");
     assert_eq!(id["TechID"], id["sub"]);
     assert!(id.get("SoDinhDanh").is_none(), "never in the ID token");
-    let info: Value = app
-        .api()
-        .get(app.url("/userinfo"))
-        .bearer_auth(t["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = userinfo_of(&app, t["access_token"].as_str().unwrap()).await;
     assert_eq!(info["SoDinhDanh"], "001099012345");
     assert_eq!(info["LoaiTaiKhoan"], "1");
     // Without vn_pin granted, no personal number.
     let t = app.tokens(&app.browser(), "legacy", "an.nguyen", &[("scope", "openid profile")]).await;
-    let info: Value = app
-        .api()
-        .get(app.url("/userinfo"))
-        .bearer_auth(t["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = userinfo_of(&app, t["access_token"].as_str().unwrap()).await;
     assert!(info.get("SoDinhDanh").is_none(), "{info}");
     assert_eq!(info["HoVaTen"], "Nguyễn Văn An");
     // A bad profile name is refused at registration.

@@ -345,17 +345,25 @@ pub async fn admin_token(app: &TestApp) -> String {
     else {
         panic!("the admin client existed already");
     };
-    let t: Value = app
+    let t = client_credentials(app, admin::BOOTSTRAP_CLIENT_ID, &r.client_secret.unwrap()).await;
+    assert_eq!(t["scope"], "admin:clients admin:people admin:orgs");
+    t["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A client-credentials token response (`client_secret_basic`), as JSON.
+pub async fn client_credentials(app: &TestApp, client_id: &str, secret: &str) -> Value {
+    let r = app
         .api()
         .post(app.url("/token"))
-        .basic_auth(admin::BOOTSTRAP_CLIENT_ID, Some(&r.client_secret.unwrap()))
+        .basic_auth(client_id, Some(secret))
         .form(&[("grant_type", "client_credentials")])
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    assert_eq!(t["scope"], "admin:clients admin:people admin:orgs");
-    t["access_token"].as_str().unwrap().to_owned()
+    r.json().await.unwrap()
+}
+
+/// The userinfo response for `access_token`, as JSON.
+pub async fn userinfo_of(app: &TestApp, access_token: &str) -> Value {
+    app.api().get(app.url("/userinfo")).bearer_auth(access_token).send().await.unwrap().json().await.unwrap()
 }

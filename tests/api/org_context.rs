@@ -98,16 +98,7 @@ async fn a_representative_acts_for_the_organisation_and_the_tokens_say_so() {
     assert_ne!(id["sub"], org.as_str(), "the subject stays the person");
     let access = claims(t["access_token"].as_str().unwrap());
     assert_eq!(access["vn_org"]["tax_code"], TAX, "resource servers see the context too");
-    let info: serde_json::Value = app
-        .api()
-        .get(app.url("/userinfo"))
-        .bearer_auth(t["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = userinfo_of(&app, t["access_token"].as_str().unwrap()).await;
     assert_eq!(info["vn_org"]["name"], "Công ty TNHH An Bình");
     let intro: serde_json::Value = app
         .api()

@@ -65,16 +65,7 @@ async fn claims_by_scope_and_claims_parameter() {
     let t = app.tokens(&b, "portal", "an.nguyen", &[("scope", "openid profile vn_pin"), ("claims", claims_req)]).await;
     let id = claims(t["id_token"].as_str().unwrap());
     assert_eq!(id["email"], "an.nguyen@example.vn", "id_token member of claims");
-    let u: serde_json::Value = app
-        .api()
-        .get(app.url("/userinfo"))
-        .bearer_auth(t["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let u = userinfo_of(&app, t["access_token"].as_str().unwrap()).await;
     assert_eq!(u["name"], "Nguyễn Văn An");
     assert_eq!(u["preferred_username"], "an.nguyen");
     assert_eq!(u["phone_number"], "+84901234567", "userinfo member of claims");
@@ -89,16 +80,7 @@ async fn claims_by_scope_and_claims_parameter() {
         )
         .await;
     assert_eq!(t["scope"], "openid");
-    let u: serde_json::Value = app
-        .api()
-        .get(app.url("/userinfo"))
-        .bearer_auth(t["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let u = userinfo_of(&app, t["access_token"].as_str().unwrap()).await;
     assert!(u.get("vn_pin").is_none());
 }
 

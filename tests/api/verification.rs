@@ -7,7 +7,7 @@
 use dinhdanh::identity::{AssuranceLevel, AssuranceSource, Evidence, PersonId};
 use serde_json::{Value, json};
 
-use crate::helpers::{REDIRECT, SECRET, T0, TestApp, admin_call as call, admin_token, json_of};
+use crate::helpers::{REDIRECT, SECRET, T0, TestApp, admin_call as call, admin_token, client_credentials, json_of};
 
 const DOC_NUMBER: &str = "079203099999";
 
@@ -80,17 +80,7 @@ async fn level_2_needs_two_different_officers_and_every_refusal_is_audited() {
     app.client(json!({"client_id": "queue-reader", "client_secret": SECRET, "grant_types": ["client_credentials"],
                       "scope": "admin:verification"}))
         .await;
-    let t: Value = app
-        .api()
-        .post(app.url("/token"))
-        .basic_auth("queue-reader", Some(SECRET))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let t = client_credentials(&app, "queue-reader", SECRET).await;
     let service = t["access_token"].as_str().unwrap().to_owned();
     let queue =
         json_of(call(&app, "GET", "/verification/cases?state=submitted", Some(&service), None).await, 200).await;
