@@ -75,6 +75,10 @@ pub struct Texts {
     pub logout_done_detail: &'static str,
     /// What each scope releases, for the consent page: `(scope, description)`.
     pub scopes: &'static [(&'static str, &'static str)],
+    /// The consent line of verified identity data, before the claims it names.
+    pub verified_lead: &'static str,
+    /// Names of claims for people: `(claim, name)`.
+    pub claim_names: &'static [(&'static str, &'static str)],
 }
 
 const VI: Texts = Texts {
@@ -118,6 +122,19 @@ const VI: Texts = Texts {
         ("vn_pin", "Số định danh cá nhân (12 chữ số)"),
         ("org", "Tổ chức bạn thay mặt (tên, mã số thuế, vai trò của bạn)"),
         ("verified_claims", "Thông tin định danh đã được xác minh: nội dung, cách thức và thời điểm xác minh"),
+    ],
+    verified_lead: "Thông tin định danh đã được xác minh (kèm cách thức và thời điểm xác minh)",
+    claim_names: &[
+        ("name", "họ và tên"),
+        ("given_name", "tên"),
+        ("family_name", "họ"),
+        ("birthdate", "ngày sinh"),
+        ("place_of_birth", "nơi sinh"),
+        ("gender", "giới tính"),
+        ("nationalities", "quốc tịch"),
+        ("address", "địa chỉ"),
+        ("email", "thư điện tử"),
+        ("phone_number", "số điện thoại"),
     ],
 };
 
@@ -163,6 +180,19 @@ const EN: Texts = Texts {
         ("org", "The organisation you act for (name, tax code, your role)"),
         ("verified_claims", "Your verified identity: what was checked, how and when (level, evidence)"),
     ],
+    verified_lead: "Your verified identity (with how and when it was checked)",
+    claim_names: &[
+        ("name", "full name"),
+        ("given_name", "given name"),
+        ("family_name", "family name"),
+        ("birthdate", "date of birth"),
+        ("place_of_birth", "place of birth"),
+        ("gender", "gender"),
+        ("nationalities", "nationality"),
+        ("address", "address"),
+        ("email", "e-mail address"),
+        ("phone_number", "phone number"),
+    ],
 };
 
 /// The texts for a locale.
@@ -199,7 +229,27 @@ struct ConsentPage<'a> {
     csrf: &'a str,
     client_name: &'a str,
     person_name: &'a str,
-    scopes: Vec<&'a str>,
+    scopes: Vec<String>,
+}
+
+/// The consent page's lines: one per scope, then one naming every verified claim asked
+/// for (`verified_claims:<claim>` items).
+fn consent_lines(t: &Texts, items: &[String]) -> Vec<String> {
+    let prefix = format!("{}:", crate::protocol::authorize::VERIFIED_CLAIMS_CONSENT);
+    let described = |s: &str| t.scopes.iter().find(|(name, _)| *name == s).map_or(s, |(_, d)| *d).to_owned();
+    let (verified, plain): (Vec<&String>, Vec<&String>) = items.iter().partition(|s| s.starts_with(&prefix));
+    let mut lines: Vec<String> = plain.into_iter().map(|s| described(s)).collect();
+    if !verified.is_empty() {
+        let names: Vec<&str> = verified
+            .iter()
+            .map(|s| {
+                let claim = &s[prefix.len()..];
+                t.claim_names.iter().find(|(c, _)| *c == claim).map_or(claim, |(_, n)| *n)
+            })
+            .collect();
+        lines.push(format!("{}: {}", t.verified_lead, names.join(", ")));
+    }
+    lines
 }
 
 /// Texts of the context picker.
@@ -357,10 +407,7 @@ pub fn interaction(id: &str, view: &View, code: u16, locale: Locale) -> Response
             csrf,
             client_name,
             person_name,
-            scopes: scopes
-                .iter()
-                .map(|s| t.scopes.iter().find(|(name, _)| name == s).map(|(_, d)| *d).unwrap_or(s.as_str()))
-                .collect(),
+            scopes: consent_lines(t, scopes),
         }
         .render(),
     };

@@ -132,20 +132,34 @@ pub struct AuthorizeRequest {
     pub minimum_acr: Option<String>,
 }
 
-/// The consent item a `verified_claims` request adds to the scopes: verified identity
-/// data is asked for (and remembered) on its own, so a client that was once allowed a
-/// scope does not receive verified claims without the person saying yes to them.
+/// The prefix of the consent items a `verified_claims` request adds to the scopes, one
+/// per verified claim asked for (`verified_claims:birthdate`): verified identity data is
+/// asked for (and remembered) claim by claim, so a client that was once allowed a scope,
+/// or some verified claims, receives no other verified claim without the person saying
+/// yes to it. A claim name that cannot be an item stands as the bare prefix.
 pub const VERIFIED_CLAIMS_CONSENT: &str = "verified_claims";
 
 impl AuthorizeRequest {
-    /// What the person consents to: the scope, plus [`VERIFIED_CLAIMS_CONSENT`] when the
-    /// `claims` parameter asks for `verified_claims`.
+    /// What the person consents to: the scope, plus one [`VERIFIED_CLAIMS_CONSENT`] item
+    /// per verified claim the `claims` parameter asks for.
     pub fn consent_items(&self) -> Scopes {
-        if self.claims.id_token_verified.is_empty() && self.claims.userinfo_verified.is_empty() {
-            self.scope.clone()
-        } else {
-            self.scope.union(&Scopes::parse(VERIFIED_CLAIMS_CONSENT))
+        let names: std::collections::BTreeSet<&str> = self
+            .claims
+            .id_token_verified
+            .iter()
+            .chain(&self.claims.userinfo_verified)
+            .flat_map(|v| v.claims.keys().map(String::as_str))
+            .collect();
+        if names.is_empty() {
+            return self.scope.clone();
         }
+        let item = |n: &str| {
+            let plain = (1..=64).contains(&n.len())
+                && n.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+            if plain { format!("{VERIFIED_CLAIMS_CONSENT}:{n}") } else { VERIFIED_CLAIMS_CONSENT.to_owned() }
+        };
+        let items: Vec<String> = names.into_iter().map(item).collect();
+        self.scope.union(&Scopes::parse(&items.join(" ")))
     }
 
     /// Essential acr values as static strings.
@@ -384,6 +398,24 @@ mod tests {
         }
         // Without the PKCE policy a confidential client may omit it.
         assert!(check(&[("code_challenge", None), ("code_challenge_method", None)], false).is_ok());
+    }
+
+    #[test]
+    fn verified_claims_are_consent_items_claim_by_claim() {
+        let vc = |claims: &str| {
+            format!(
+                r#"{{"userinfo":{{"verified_claims":{{"verification":{{"trust_framework":null}},"claims":{claims}}}}}}}"#
+            )
+        };
+        let plain = check(&[], true).unwrap();
+        assert_eq!(plain.consent_items().to_string(), "openid profile");
+        let two = vc(r#"{"name":null,"birthdate":null}"#);
+        let r = check(&[("claims", Some(&two))], true).unwrap();
+        assert_eq!(r.consent_items().to_string(), "openid profile verified_claims:birthdate verified_claims:name");
+        // A name that cannot be an item (a space would split it) stands as the bare prefix.
+        let odd = vc(r#"{"name":null,"odd name":null}"#);
+        let r = check(&[("claims", Some(&odd))], true).unwrap();
+        assert_eq!(r.consent_items().to_string(), "openid profile verified_claims:name verified_claims");
     }
 
     #[test]

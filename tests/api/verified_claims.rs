@@ -277,7 +277,10 @@ async fn verified_claims_need_their_own_consent() {
     assert!(location(&r).is_none(), "no silent code for a verified_claims request");
     let page = r.text().await.unwrap();
     assert!(page.contains("name=\"decision\""), "{page}");
-    assert!(page.contains("Thông tin định danh đã được xác minh"), "the consent names verified identity data");
+    assert!(
+        page.contains("Thông tin định danh đã được xác minh (kèm cách thức và thời điểm xác minh): ngày sinh, thư điện tử, họ và tên"),
+        "the consent names each verified claim: {page}"
+    );
     let r = app.approve(&b, &page).await;
     let code = code_of(&r);
     assert!(!code.code.is_empty());
@@ -286,5 +289,13 @@ async fn verified_claims_need_their_own_consent() {
     assert!(location(&r).is_some_and(|l| l.starts_with(REDIRECT)), "remembered");
     let store = app.running.state.services.store.as_ref();
     let receipts = store.consent_receipts(&PersonId(p.clone())).await.unwrap();
-    assert!(receipts.iter().any(|r| r.scopes.contains("verified_claims")), "the receipt says so");
+    assert!(receipts.iter().any(|r| r.scopes.contains("verified_claims:birthdate")), "the receipt says so");
+    // One more verified claim is asked for again, by name; fewer are covered.
+    let more = UI_REQUEST.replace(r#""email":null"#, r#""email":null,"place_of_birth":null"#);
+    let r = app.follow(&b, &app.authorize_url("allowed", &[("scope", "openid email"), ("claims", &more)])).await;
+    let page = r.text().await.unwrap();
+    assert!(page.contains("name=\"decision\"") && page.contains("nơi sinh"), "{page}");
+    let fewer = UI_REQUEST.replace(r#","email":null"#, "");
+    let r = app.follow(&b, &app.authorize_url("allowed", &[("scope", "openid email"), ("claims", &fewer)])).await;
+    assert!(location(&r).is_some_and(|l| l.starts_with(REDIRECT)), "a subset is remembered");
 }
