@@ -3,7 +3,8 @@
 //! `DINHDANH_UPSTREAMS_FILE`), validated into [`UpstreamConfig`].
 //!
 //! The operator registers `{issuer}/broker/callback` (our issuer) as the redirect URI at
-//! each upstream, and `{issuer}/broker/logged-out` as its post-logout redirect URI.
+//! each upstream, `{issuer}/broker/logged-out` as its post-logout redirect URI and
+//! `{issuer}/broker/backchannel-logout` as its back-channel logout URI.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,8 @@ use crate::protocol::upstream::UpstreamProfile;
 pub const CALLBACK_PATH: &str = "/broker/callback";
 /// The path an upstream sends the browser back to after signing the person out there.
 pub const LOGGED_OUT_PATH: &str = "/broker/logged-out";
+/// Where an upstream POSTs its logout tokens (its `backchannel_logout_uri` for us).
+pub const BACKCHANNEL_LOGOUT_PATH: &str = "/broker/backchannel-logout";
 
 /// ID token algorithms an upstream may use unless configured otherwise.
 pub const DEFAULT_ID_TOKEN_ALGS: &[&str] = &["RS256", "ES256", "PS256"];

@@ -17,6 +17,9 @@
 //!    upstream signs out here, the browser goes on to the upstream's end-session endpoint
 //!    (RP-Initiated Logout, with the upstream's ID token as `id_token_hint`) and comes
 //!    back to `/broker/logged-out`, then to where the client asked.
+//! 4. [`backchannel_logout`]: when the person signs out at the upstream, its logout token
+//!    (Back-Channel Logout 1.0) ends the sessions here that its `sid` or `sub` started,
+//!    with the usual logout to every client of those sessions.
 //!
 //! Nothing is written before every check has passed; every outcome is audited (reasons,
 //! never personal numbers).
@@ -514,6 +517,8 @@ async fn finish(
         tracing::warn!(upstream = %u.id, reason = %e, "upstream ID token refused");
         Failure::Page(502, page::INVALID, "id token invalid")
     })?;
+    let upstream_sid = claims.get("sid").and_then(Value::as_str).map(str::to_owned);
+    let upstream_sub = claims.get("sub").and_then(Value::as_str).map(str::to_owned);
     // The national portal delivers its claims from userinfo.
     let needs_userinfo = u.profile == crate::protocol::upstream::UpstreamProfile::NationalPortal;
     match (&ep.userinfo, needs_userinfo) {
@@ -586,6 +591,12 @@ async fn finish(
     }
     if session.acting_for.is_some() || session.upstream.is_some() {
         super::interaction::save_session(svc, &cookie, &session, now)
+            .await
+            .map_err(|e| Failure::Client(e, "session"))?;
+    }
+    if u.logout {
+        // So that the upstream's back-channel logout can find this session.
+        remember_upstream_session(svc, &u.id, upstream_sid.as_deref(), upstream_sub.as_deref(), &cookie, now)
             .await
             .map_err(|e| Failure::Client(e, "session"))?;
     }
@@ -855,4 +866,134 @@ pub async fn logged_out(svc: &Services, state: Option<&str>, now: i64) -> (Optio
         },
         _ => (None, Locale::Vi),
     }
+}
+
+// ---------------------------------------------------------------- back-channel logout
+
+/// How many of one upstream subject's sessions are remembered for its logout.
+const SESSIONS_PER_SUBJECT: usize = 16;
+
+fn sid_key(upstream: &str, sid: &str) -> String {
+    format!("usid.{}", token_digest(&format!("{upstream}\u{0}{sid}")))
+}
+
+fn sub_key(upstream: &str, sub: &str) -> String {
+    format!("usub.{}", token_digest(&format!("{upstream}\u{0}{sub}")))
+}
+
+/// Remembers which of our sessions (by the digest of its cookie) an upstream session and
+/// subject started, for the session's lifetime.
+async fn remember_upstream_session(
+    svc: &Services,
+    upstream: &str,
+    sid: Option<&str>,
+    sub: Option<&str>,
+    cookie: &str,
+    now: i64,
+) -> Result<(), OAuthError> {
+    let ours = token_digest(cookie);
+    let ttl = svc.config.session_ttl;
+    if let Some(sid) = sid {
+        let bytes = encode(&vec![ours.clone()])?;
+        svc.ephemeral
+            .put(Namespace::Broker, &sid_key(upstream, sid), bytes, ttl, None, now)
+            .await
+            .map_err(super::ephemeral_failed)?;
+    }
+    if let Some(sub) = sub {
+        let key = sub_key(upstream, sub);
+        let raw = svc.ephemeral.get(Namespace::Broker, &key, now).await.map_err(super::ephemeral_failed)?;
+        let mut list: Vec<String> = raw.and_then(|r| decode(&r)).unwrap_or_default();
+        list.retain(|d| *d != ours);
+        list.push(ours);
+        let excess = list.len().saturating_sub(SESSIONS_PER_SUBJECT);
+        list.drain(..excess);
+        svc.ephemeral
+            .put(Namespace::Broker, &key, encode(&list)?, ttl, None, now)
+            .await
+            .map_err(super::ephemeral_failed)?;
+    }
+    Ok(())
+}
+
+/// Why a logout token was not acted on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackchannelError {
+    /// Not a logout token from a configured upstream, or it failed a check (`400`).
+    #[error("{0}")]
+    Invalid(String),
+    /// This token was already used (`400`).
+    #[error("the logout token was already used")]
+    Replayed,
+    /// The upstream's keys or our stores cannot be reached now (`503`; it retries).
+    #[error("temporarily unavailable")]
+    Unavailable,
+}
+
+/// `POST /broker/backchannel-logout`: an upstream's logout token (OIDC Back-Channel
+/// Logout 1.0). The token must name a configured upstream as `iss` and verify against
+/// its keys; then the sessions here that its `sid` (or, without one, its `sub`) started
+/// end, each with the usual logout to its clients. Returns how many ended (0 is a fine
+/// answer: they may have ended already).
+pub async fn backchannel_logout(
+    svc: &std::sync::Arc<Services>,
+    clock: &std::sync::Arc<dyn crate::clock::Clock>,
+    token: &str,
+    now: i64,
+) -> Result<usize, BackchannelError> {
+    use crate::protocol::upstream::{LOGOUT_TOKEN_MAX_AGE, LogoutTokenError, check_logout_token_claims};
+    let invalid = |why: &str| BackchannelError::Invalid(why.to_owned());
+    let iss = crate::crypto::assertion::peek_claims(token)
+        .and_then(|c| c.get("iss").and_then(Value::as_str).map(str::to_owned))
+        .ok_or_else(|| invalid("not a JWT with an issuer"))?;
+    let u =
+        svc.config.upstreams.iter().find(|u| u.issuer == iss && u.logout).ok_or_else(|| invalid("unknown issuer"))?;
+    let limits = FetchLimits::from_config(&svc.config);
+    let ep = endpoints(u, &limits, now).await.map_err(|_| BackchannelError::Unavailable)?;
+    let verify = |set: &Value| crate::crypto::upstream_jwt::verify(token, set, &u.id_token_algs);
+    let set = jwks(&ep.jwks_uri, false, &limits, now).await.map_err(|_| BackchannelError::Unavailable)?;
+    let claims = match verify(&set) {
+        Err(crate::crypto::upstream_jwt::SignatureError::UnknownKey) => {
+            let set = jwks(&ep.jwks_uri, true, &limits, now).await.map_err(|_| BackchannelError::Unavailable)?;
+            verify(&set)
+        }
+        other => other,
+    }
+    .map_err(|e| BackchannelError::Invalid(LogoutTokenError::Signature(e.to_string()).to_string()))?;
+    let Value::Object(claims) = claims else { return Err(invalid("not a JSON object")) };
+    let request =
+        check_logout_token_claims(&claims, &u.issuer, &u.client_id, now).map_err(|e| invalid(&e.to_string()))?;
+    let seen_key = format!("bcl.{}", token_digest(&format!("{}\u{0}{}", u.id, request.jti)));
+    let seen = svc
+        .ephemeral
+        .incr(Namespace::Broker, &seen_key, 2 * LOGOUT_TOKEN_MAX_AGE, now)
+        .await
+        .map_err(|_| BackchannelError::Unavailable)?;
+    if seen > 1 {
+        return Err(BackchannelError::Replayed);
+    }
+    let key = match (&request.sid, &request.sub) {
+        (Some(sid), _) => sid_key(&u.id, sid),
+        (None, Some(sub)) => sub_key(&u.id, sub),
+        (None, None) => return Err(invalid("no sid or sub")),
+    };
+    let raw = svc.ephemeral.take(Namespace::Broker, &key, now).await.map_err(|_| BackchannelError::Unavailable)?;
+    let ours: Vec<String> = match raw {
+        Taken::Fresh(bytes) => decode(&bytes).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let mut ended = 0;
+    for digest in ours {
+        let raw =
+            svc.ephemeral.get(Namespace::Session, &digest, now).await.map_err(|_| BackchannelError::Unavailable)?;
+        let Some(session) = raw.and_then(|r| decode::<BrowserSession>(&r)) else { continue };
+        super::logout::end_browser_session(svc, clock, &session, None, now)
+            .await
+            .map_err(|_| BackchannelError::Unavailable)?;
+        svc.ephemeral.delete(Namespace::Session, &digest).await.map_err(|_| BackchannelError::Unavailable)?;
+        ended += 1;
+    }
+    audit(svc, now, &u.id, "upstream.logout", None, "success", &format!("{ended} session(s) ended")).await;
+    tracing::info!(upstream = %u.id, ended, "upstream back-channel logout");
+    Ok(ended)
 }

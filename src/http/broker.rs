@@ -1,7 +1,8 @@
 //! Routes of the upstream broker: the login page's upstream buttons
 //! (`POST /interaction/{id}/upstream/{upstream}`) and the callback the upstream sends the
-//! browser back to (`GET /broker/callback`), and where it comes back after signing out
-//! there (`GET /broker/logged-out`). Extract, call `flows::broker`, render.
+//! browser back to (`GET /broker/callback`), where it comes back after signing out there
+//! (`GET /broker/logged-out`), and the upstream's back-channel logout (`POST
+//! /broker/backchannel-logout`). Extract, call `flows::broker`, render.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -26,6 +27,34 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/interaction/{id}/upstream/{upstream}", post(start))
         .route(crate::config::upstream::CALLBACK_PATH, get(callback))
         .route(crate::config::upstream::LOGGED_OUT_PATH, get(logged_out))
+        .route(crate::config::upstream::BACKCHANNEL_LOGOUT_PATH, post(backchannel_logout))
+}
+
+/// `POST /broker/backchannel-logout` (form `logout_token`): an upstream's Back-Channel
+/// Logout. 200 when acted on (also when no session was left to end), 400 for a token
+/// that fails a check or was already used, 503 when its keys or our stores cannot be
+/// reached (the upstream retries).
+async fn backchannel_logout(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    use crate::protocol::{ErrorCode, OAuthError};
+    if !is_form(&headers) {
+        return super::token::token_error(&OAuthError::invalid_request("the request must be a form"));
+    }
+    let params = Params::parse(&body).ok();
+    let Some(token) = params.as_ref().and_then(|p| p.get("logout_token").ok().flatten()) else {
+        return super::token::token_error(&OAuthError::invalid_request("logout_token is missing"));
+    };
+    match broker::backchannel_logout(&state.services, &state.clock, token, state.now()).await {
+        Ok(_) => {
+            let mut r = Response::new(axum::body::Body::empty());
+            r.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(broker::BackchannelError::Unavailable) => super::token::token_error(&OAuthError::new(
+            ErrorCode::TemporarilyUnavailable,
+            "the service is temporarily unavailable",
+        )),
+        Err(e) => super::token::token_error(&OAuthError::invalid_request(e.to_string())),
+    }
 }
 
 /// `GET /broker/logged-out?state=…`: back from the upstream's sign-out; on to the

@@ -36,7 +36,7 @@ fn status_of(code: ErrorCode) -> StatusCode {
 }
 
 /// RFC 6749 §5.2 error response; `invalid_client` is 401 with a Basic challenge.
-fn token_error(e: &OAuthError) -> Response {
+pub(super) fn token_error(e: &OAuthError) -> Response {
     let mut r =
         json_response(status_of(e.code), &json!({"error": e.code.as_str(), "error_description": e.description}));
     if e.code == ErrorCode::InvalidClient {

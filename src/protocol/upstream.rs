@@ -378,10 +378,133 @@ pub fn check_id_token_claims(c: &Map<String, Value>, rules: &IdTokenRules<'_>) -
     Ok(())
 }
 
+/// The Back-Channel Logout event (OIDC Back-Channel Logout 1.0 §2.4).
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+/// How old a logout token may be (`iat`), seconds.
+pub const LOGOUT_TOKEN_MAX_AGE: i64 = 300;
+
+/// Why an upstream logout token is refused (messages name the check, never a value).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogoutTokenError {
+    /// The signature (or algorithm, or key) failed.
+    #[error("{0}")]
+    Signature(String),
+    /// `iss` is not the upstream's issuer.
+    #[error("the logout token issuer is not the upstream's")]
+    Issuer,
+    /// `aud` does not contain our client id.
+    #[error("the logout token is not meant for us")]
+    Audience,
+    /// No `iat`, too old, issued in the future, or expired.
+    #[error("the logout token is too old, expired or not yet valid")]
+    Time,
+    /// No `jti`.
+    #[error("the logout token has no jti")]
+    Id,
+    /// `events` lacks the back-channel logout event.
+    #[error("the logout token is not a back-channel logout event")]
+    Event,
+    /// A `nonce` (forbidden in logout tokens, so an ID token cannot pass as one).
+    #[error("the logout token carries a nonce")]
+    Nonce,
+    /// Neither `sid` nor `sub`.
+    #[error("the logout token names neither a session nor a subject")]
+    Subject,
+}
+
+/// What a valid logout token asks to end: the upstream session, or every session of the
+/// upstream subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogoutRequest {
+    /// `sid`.
+    pub sid: Option<String>,
+    /// `sub`.
+    pub sub: Option<String>,
+    /// `jti`, for replay detection.
+    pub jti: String,
+}
+
+/// Checks an upstream logout token's claims (after its signature), as OIDC Back-Channel
+/// Logout 1.0 §2.6 asks of a relying party: `iss`, `aud`, `iat` (and `exp` when present),
+/// `jti`, the event, no `nonce`, and `sid` or `sub`.
+pub fn check_logout_token_claims(
+    c: &Map<String, Value>,
+    issuer: &str,
+    client_id: &str,
+    now: i64,
+) -> Result<LogoutRequest, LogoutTokenError> {
+    if c.get("iss").and_then(Value::as_str) != Some(issuer) {
+        return Err(LogoutTokenError::Issuer);
+    }
+    let aud_ok = match c.get("aud") {
+        Some(Value::String(a)) => a == client_id,
+        Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(client_id)),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(LogoutTokenError::Audience);
+    }
+    let int = |k: &str| c.get(k).and_then(Value::as_i64);
+    let Some(iat) = int("iat") else { return Err(LogoutTokenError::Time) };
+    if iat - ID_TOKEN_LEEWAY > now || iat + LOGOUT_TOKEN_MAX_AGE < now {
+        return Err(LogoutTokenError::Time);
+    }
+    if int("exp").is_some_and(|exp| exp + ID_TOKEN_LEEWAY <= now) {
+        return Err(LogoutTokenError::Time);
+    }
+    let jti = c.get("jti").and_then(Value::as_str).filter(|j| !j.is_empty()).ok_or(LogoutTokenError::Id)?;
+    if !c.get("events").and_then(|e| e.get(BACKCHANNEL_LOGOUT_EVENT)).is_some_and(Value::is_object) {
+        return Err(LogoutTokenError::Event);
+    }
+    if c.contains_key("nonce") {
+        return Err(LogoutTokenError::Nonce);
+    }
+    let text = |k: &str| c.get(k).and_then(Value::as_str).filter(|v| !v.is_empty()).map(str::to_owned);
+    let (sid, sub) = (text("sid"), text("sub"));
+    if sid.is_none() && sub.is_none() {
+        return Err(LogoutTokenError::Subject);
+    }
+    Ok(LogoutRequest { sid, sub, jti: jti.to_owned() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::identity::PersonId;
+
+    #[test]
+    fn logout_tokens_are_checked_as_the_spec_asks() {
+        let now = 1_800_000_000;
+        let good = json!({
+            "iss": "https://up", "aud": ["broker", "other"], "iat": now - 5, "jti": "j1", "sid": "s1",
+            "events": { BACKCHANNEL_LOGOUT_EVENT: {} },
+        });
+        let got = check_logout_token_claims(&obj(good.clone()), "https://up", "broker", now).unwrap();
+        assert_eq!((got.sid.as_deref(), got.sub, got.jti.as_str()), (Some("s1"), None, "j1"));
+        let with = |k: &str, v: Value| {
+            let mut c = obj(good.clone());
+            if v.is_null() {
+                c.remove(k);
+            } else {
+                c.insert(k.into(), v);
+            }
+            check_logout_token_claims(&c, "https://up", "broker", now)
+        };
+        use LogoutTokenError::*;
+        assert_eq!(with("iss", json!("https://evil")), Err(Issuer));
+        assert_eq!(with("aud", json!("someone")), Err(Audience));
+        assert_eq!(with("iat", Value::Null), Err(Time));
+        assert_eq!(with("iat", json!(now - LOGOUT_TOKEN_MAX_AGE - 1)), Err(Time));
+        assert_eq!(with("iat", json!(now + ID_TOKEN_LEEWAY + 1)), Err(Time));
+        assert_eq!(with("exp", json!(now - ID_TOKEN_LEEWAY)), Err(Time));
+        assert_eq!(with("jti", Value::Null), Err(Id));
+        assert_eq!(with("events", json!({"other": {}})), Err(Event));
+        assert_eq!(with("events", json!({ BACKCHANNEL_LOGOUT_EVENT: "yes" })), Err(Event));
+        assert_eq!(with("nonce", json!("n")), Err(Nonce));
+        assert_eq!(with("sid", Value::Null), Err(Subject));
+        let by_subject = with("sub", json!("u-1")).unwrap();
+        assert_eq!((by_subject.sid.as_deref(), by_subject.sub.as_deref()), (Some("s1"), Some("u-1")));
+    }
     use serde_json::json;
 
     fn obj(v: Value) -> Map<String, Value> {

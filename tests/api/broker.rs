@@ -86,6 +86,8 @@ async fn start_upstream(broker_issuer: &str, port: u16) -> Upstream {
             "client_id": UP_CLIENT, "client_secret": UP_SECRET, "client_name": "Cổng tỉnh (broker)",
             "redirect_uris": [format!("{broker_issuer}/broker/callback")],
             "post_logout_redirect_uris": [format!("{broker_issuer}/broker/logged-out")],
+            "backchannel_logout_uri": format!("{broker_issuer}/broker/backchannel-logout"),
+            "backchannel_logout_session_required": true,
             "scope": "openid profile email phone vn_pin org", "claim_profile": "national_portal",
         })
         .to_string(),
@@ -473,6 +475,65 @@ async fn broker_level_two_needs_the_upstream_to_vouch_for_it() {
     assert!(
         matches!(&p.assurance.evidence, Some(Evidence::ElectronicRecord { check_method, .. }) if check_method == "bvr")
     );
+}
+
+#[tokio::test]
+async fn broker_sign_out_at_the_upstream_ends_the_session_here() {
+    let (app, up) = pair().await;
+    let browser = app.browser();
+    code_from(&drive(&app, &browser, &app.authorize_url("rp", &[]), false).await);
+    let silent = || app.authorize_url("rp", &[("prompt", "none")]);
+    let r = app.follow(&browser, &silent()).await;
+    assert!(code_of(&r).code.len() > 20, "single sign-on here");
+
+    // The person signs out at the upstream, on its own confirmation page.
+    let page = browser.get(format!("{}/end_session", up.issuer)).send().await.unwrap().text().await.unwrap();
+    let form = [("id", hidden(&page, "id")), ("csrf", hidden(&page, "csrf")), ("logout", "yes".to_owned())];
+    let r = browser.post(format!("{}/end_session/confirm", up.issuer)).form(&form).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Its logout token (delivered in the background) ends the session here too.
+    let mut ended = false;
+    for _ in 0..100 {
+        let r = app.follow(&browser, &silent()).await;
+        if param(&redirect_params(&r), "error").as_deref() == Some("login_required") {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(ended, "the session here outlived the upstream's");
+    let events = app.running.state.services.store.audit_events(0, 200).await.unwrap();
+    assert!(
+        events.iter().any(|e| e.event.action == "upstream.logout" && e.event.detail["reason"] == "1 session(s) ended"),
+        "audited"
+    );
+
+    // Tokens that are not the upstream's are refused, and end nothing.
+    let (keys, _) = signing_keys();
+    let now = SystemClock.now();
+    let forged = sign(
+        &keys,
+        dinhdanh::protocol::client::SigningAlg::ES256,
+        &json!({
+            "iss": up.issuer, "aud": UP_CLIENT, "iat": now, "jti": "forged-1", "sid": "whatever",
+            "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+        }),
+    );
+    let post = |body: Vec<(&'static str, String)>| {
+        let url = app.url("/broker/backchannel-logout");
+        async move { reqwest::Client::new().post(url).form(&body).send().await.unwrap() }
+    };
+    for (body, why) in [
+        (vec![("logout_token", forged)], "signed with a key the upstream does not publish"),
+        (vec![("logout_token", "not-a-jwt".to_owned())], "not a JWT"),
+        (vec![], "no token"),
+    ] {
+        let r = post(body).await;
+        assert_eq!(r.status(), 400, "{why}");
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["error"], "invalid_request", "{why}");
+    }
 }
 
 #[tokio::test]
