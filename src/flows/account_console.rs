@@ -101,11 +101,9 @@ pub fn callback_url(svc: &Services) -> String {
 }
 
 /// Registers the account client unless it is there (several nodes may race: the loser's
-/// conflict is fine).
+/// conflict is fine), and points it at this issuer's callback again when the issuer
+/// changed since.
 async fn ensure_client(svc: &Services, now: i64) -> Result<(), StoreError> {
-    if svc.store.find_client(CLIENT_ID).await?.is_some() {
-        return Ok(());
-    }
     let metadata: ClientMetadata = serde_json::from_value(serde_json::json!({
         "client_id": CLIENT_ID,
         "client_name": "Tài khoản định danh (dinhdanh)",
@@ -116,6 +114,18 @@ async fn ensure_client(svc: &Services, now: i64) -> Result<(), StoreError> {
         "scope": "openid",
     }))
     .map_err(|e| StoreError::Unavailable(format!("account client metadata: {e}")))?;
+    if let Some(found) = svc.store.find_client(CLIENT_ID).await? {
+        if found.client.redirect_uris == [callback_url(svc)] {
+            return Ok(());
+        }
+        let limits = crate::outbound::FetchLimits::from_config(&svc.config);
+        crate::flows::admin::update_client(svc.store.as_ref(), &limits, None, CLIENT_ID, &metadata, now)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("account client: {e}")))?;
+        svc.clients.forget(CLIENT_ID);
+        tracing::info!(client = CLIENT_ID, "pointed the account area's client at this issuer");
+        return Ok(());
+    }
     match crate::flows::admin::register_client(svc.store.as_ref(), &metadata, now).await {
         Ok(_) => {
             tracing::info!(client = CLIENT_ID, "registered the account area's client");

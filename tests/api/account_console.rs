@@ -60,6 +60,19 @@ async fn account_pages_sign_in_through_the_provider_and_come_back() {
     }
 
     // The client was registered once, as administrators see it.
-    let clients = app.running.state.services.store.list_clients(None, 100).await.unwrap();
+    let store = app.running.state.services.store.as_ref();
+    let clients = store.list_clients(None, 100).await.unwrap();
     assert_eq!(clients.iter().filter(|c| c.client.client_id == "dinhdanh-account").count(), 1);
+
+    // Moved to another issuer (here: its stored callback changed behind its back), the
+    // next sign-in points the client at this issuer's callback again.
+    let mut stale = store.find_client("dinhdanh-account").await.unwrap().unwrap().client;
+    stale.redirect_uris = vec!["https://old-issuer.example.vn/account/callback".into()];
+    assert!(store.update_client(&stale, None, 1).await.unwrap());
+    let r = b.get(app.url("/account/signin?next=security")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let fixed = store.find_client("dinhdanh-account").await.unwrap().unwrap().client;
+    assert_eq!(fixed.redirect_uris, vec![app.url("/account/callback")]);
+    let page = app.follow(&b, &app.url(&location(&r).unwrap())).await;
+    assert_eq!(page.status(), 200, "the authorization request is accepted again");
 }
