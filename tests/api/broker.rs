@@ -534,6 +534,42 @@ async fn broker_sign_out_at_the_upstream_ends_the_session_here() {
         let e: Value = r.json().await.unwrap();
         assert_eq!(e["error"], "invalid_request", "{why}");
     }
+
+    // A genuine token (signed with the upstream's own key) counts once: its replay is
+    // refused. One naming only a subject with no session here ends nothing, and says so.
+    use dinhdanh::protocol::client::SigningAlg::{ES256, EdDSA, RS256};
+    let up_keys = upstream_keys(&up).await;
+    let genuine = |jti: &str, extra: Value| {
+        let mut c = json!({
+            "iss": up.issuer, "aud": UP_CLIENT, "iat": SystemClock.now(), "jti": jti,
+            "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+        });
+        c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        [RS256, ES256, EdDSA]
+            .into_iter()
+            .find_map(|alg| dinhdanh::crypto::jwt::sign(&up_keys, alg, "logout+jwt", &c).ok())
+            .unwrap()
+    };
+    let token = genuine("genuine-1", json!({"sub": "nobody-here"}));
+    assert_eq!(post(vec![("logout_token", token.clone())]).await.status(), 200);
+    assert_eq!(post(vec![("logout_token", token)]).await.status(), 400, "a replayed jti");
+    let with_nonce = genuine("genuine-2", json!({"sid": "s", "nonce": "n"}));
+    assert_eq!(post(vec![("logout_token", with_nonce)]).await.status(), 400, "an ID token is no logout token");
+}
+
+/// The upstream's own signing keys, read from its database and keys folder as its
+/// operator could.
+async fn upstream_keys(up: &Upstream) -> dinhdanh::crypto::keys::KeySet {
+    let settings = Settings {
+        issuer: Some(up.issuer.clone()),
+        database_url: Some(up.db_url.clone()),
+        keys_dir: Some(up._dir.path().join("keys")),
+        dev_keys: Some(true),
+        ..Default::default()
+    };
+    let config = dinhdanh::config::Config::from_settings(settings).unwrap();
+    let store = dinhdanh::store::sqlite::SqliteStore::connect(&up.db_url).await.unwrap();
+    dinhdanh::app::load_keys(&config, &store, SystemClock.now()).await.unwrap()
 }
 
 #[tokio::test]
