@@ -48,6 +48,22 @@ async fn account_pages_sign_in_through_the_provider_and_come_back() {
     assert_eq!(r.status(), 400);
     assert!(location(&r).is_none());
 
+    // A sign-in that ended in an error (here: the level asked for was not reached) is a
+    // page that says so, never a redirect.
+    for (error, text) in [("unmet_authentication_requirements", "mức độ 2"), ("access_denied", "Chưa đăng nhập được")]
+    {
+        let r = b.get(app.url("/account/signin?next=mandates&level=2")).send().await.unwrap();
+        let to = location(&r).unwrap();
+        let q = query_of(&app, &to);
+        assert!(param(&q, "claims").is_some_and(|c| c.contains("urn:vn:eid:loa:2")), "{to}");
+        let state = param(&q, "state").unwrap();
+        let r = b.get(app.url(&format!("/account/callback?state={state}&error={error}"))).send().await.unwrap();
+        assert_eq!(r.status(), 403, "{error}");
+        assert!(location(&r).is_none());
+        let page = r.text().await.unwrap();
+        assert!(page.contains(text), "{error}: {page}");
+    }
+
     // Only the account pages are destinations: no open redirect.
     for bad in [
         "/account/signin?next=https%3A%2F%2Fevil.example",
