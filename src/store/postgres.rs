@@ -191,13 +191,36 @@ impl PostgresStore {
     }
 }
 
+/// Binds a person's profile columns, `name` through `status`, in that order: the part of
+/// a person row that [`insert_person`] and `update_person` write alike.
+fn bind_profile<'q>(
+    q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    p: &'q Person,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    q.bind(&p.name)
+        .bind(&p.email)
+        .bind(p.email_verified)
+        .bind(&p.phone)
+        .bind(p.phone_verified)
+        .bind(&p.address)
+        .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
+        .bind(&p.birthdate)
+        .bind(&p.gender)
+        .bind(&p.nationality)
+        .bind(p.assurance.level.as_i64())
+        .bind(p.assurance.source.as_str())
+        .bind(p.assurance.verified_at)
+        .bind(evidence_text(&p.assurance))
+        .bind(p.status.as_str())
+}
+
 /// The one way a person row is written, ready to run on the pool or inside a
 /// transaction.
 pub(super) fn insert_person<'q>(
     p: &'q Person,
     password_hash: Option<&'q str>,
 ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    sqlx::query(
+    let q = sqlx::query(
         "INSERT INTO people (id, username, password_hash, name, email, email_verified, phone, phone_verified, address, \
          personal_number, birthdate, gender, nationality, assurance_level, assurance_source, assurance_time, \
          assurance_evidence, status, created_at, updated_at) \
@@ -205,24 +228,8 @@ pub(super) fn insert_person<'q>(
     )
     .bind(&p.id.0)
     .bind(&p.username)
-    .bind(password_hash)
-    .bind(&p.name)
-    .bind(&p.email)
-    .bind(p.email_verified)
-    .bind(&p.phone)
-    .bind(p.phone_verified)
-    .bind(&p.address)
-    .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
-    .bind(&p.birthdate)
-    .bind(&p.gender)
-    .bind(&p.nationality)
-    .bind(p.assurance.level.as_i64())
-    .bind(p.assurance.source.as_str())
-    .bind(p.assurance.verified_at)
-    .bind(evidence_text(&p.assurance))
-    .bind(p.status.as_str())
-    .bind(p.created_at)
-    .bind(p.updated_at)
+    .bind(password_hash);
+    bind_profile(q, p).bind(p.created_at).bind(p.updated_at)
 }
 
 const PERSON_COLUMNS: &str = "id, username, name, email, email_verified, phone, phone_verified, address, personal_number, birthdate, gender, nationality, assurance_level, assurance_source, assurance_time, assurance_evidence, status, created_at, updated_at";
@@ -538,36 +545,22 @@ impl PersonStore for PostgresStore {
     }
 
     async fn update_person(&self, p: &Person, password_hash: Option<&str>) -> Result<bool, StoreError> {
-        let n = sqlx::query(
+        let q = sqlx::query(
             "UPDATE people SET username = $1, name = $2, email = $3, email_verified = $4, phone = $5, \
              phone_verified = $6, address = $7, personal_number = $8, birthdate = $9, gender = $10, \
              nationality = $11, assurance_level = $12, assurance_source = $13, assurance_time = $14, \
              assurance_evidence = $15, status = $16, updated_at = $17, \
              password_hash = COALESCE($18, password_hash) WHERE id = $19",
         )
-        .bind(&p.username)
-        .bind(&p.name)
-        .bind(&p.email)
-        .bind(p.email_verified)
-        .bind(&p.phone)
-        .bind(p.phone_verified)
-        .bind(&p.address)
-        .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
-        .bind(&p.birthdate)
-        .bind(&p.gender)
-        .bind(&p.nationality)
-        .bind(p.assurance.level.as_i64())
-        .bind(p.assurance.source.as_str())
-        .bind(p.assurance.verified_at)
-        .bind(evidence_text(&p.assurance))
-        .bind(p.status.as_str())
-        .bind(p.updated_at)
-        .bind(password_hash)
-        .bind(&p.id.0)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| conflict_or_unavailable(e, "username or personal number is already registered"))?
-        .rows_affected();
+        .bind(&p.username);
+        let n = bind_profile(q, p)
+            .bind(p.updated_at)
+            .bind(password_hash)
+            .bind(&p.id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict_or_unavailable(e, "username or personal number is already registered"))?
+            .rows_affected();
         Ok(n > 0)
     }
 

@@ -219,18 +219,13 @@ const INSERT_PERSON_OR_IGNORE: &str = "INSERT OR IGNORE INTO people (id, usernam
      assurance_source, assurance_time, assurance_evidence, status, created_at, updated_at) \
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
-/// The one way a person row is written (`or_ignore`: a clash inserts nothing), ready to
-/// run on the pool or inside a transaction.
-pub(super) fn insert_person<'q>(
+/// Binds a person's profile columns, `name` through `status`, in that order: the part of
+/// a person row that [`insert_person`] and `update_person` write alike.
+fn bind_profile<'q>(
+    q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
     p: &'q Person,
-    password_hash: Option<&'q str>,
-    or_ignore: bool,
 ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
-    sqlx::query(if or_ignore { INSERT_PERSON_OR_IGNORE } else { INSERT_PERSON })
-        .bind(&p.id.0)
-        .bind(&p.username)
-        .bind(password_hash)
-        .bind(&p.name)
+    q.bind(&p.name)
         .bind(&p.email)
         .bind(i64::from(p.email_verified))
         .bind(&p.phone)
@@ -245,8 +240,20 @@ pub(super) fn insert_person<'q>(
         .bind(p.assurance.verified_at)
         .bind(evidence_text(&p.assurance))
         .bind(p.status.as_str())
-        .bind(p.created_at)
-        .bind(p.updated_at)
+}
+
+/// The one way a person row is written (`or_ignore`: a clash inserts nothing), ready to
+/// run on the pool or inside a transaction.
+pub(super) fn insert_person<'q>(
+    p: &'q Person,
+    password_hash: Option<&'q str>,
+    or_ignore: bool,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    let q = sqlx::query(if or_ignore { INSERT_PERSON_OR_IGNORE } else { INSERT_PERSON })
+        .bind(&p.id.0)
+        .bind(&p.username)
+        .bind(password_hash);
+    bind_profile(q, p).bind(p.created_at).bind(p.updated_at)
 }
 
 const PERSON_COLUMNS: &str = "id, username, name, email, email_verified, phone, phone_verified, address, personal_number, birthdate, gender, nationality, assurance_level, assurance_source, assurance_time, assurance_evidence, status, created_at, updated_at";
@@ -473,35 +480,21 @@ impl PersonStore for SqliteStore {
     }
 
     async fn update_person(&self, p: &Person, password_hash: Option<&str>) -> Result<bool, StoreError> {
-        let n = sqlx::query(
+        let q = sqlx::query(
             "UPDATE people SET username = ?, name = ?, email = ?, email_verified = ?, phone = ?, phone_verified = ?, \
              address = ?, personal_number = ?, birthdate = ?, gender = ?, nationality = ?, assurance_level = ?, \
              assurance_source = ?, assurance_time = ?, assurance_evidence = ?, status = ?, updated_at = ?, \
              password_hash = COALESCE(?, password_hash) WHERE id = ?",
         )
-        .bind(&p.username)
-        .bind(&p.name)
-        .bind(&p.email)
-        .bind(i64::from(p.email_verified))
-        .bind(&p.phone)
-        .bind(i64::from(p.phone_verified))
-        .bind(&p.address)
-        .bind(p.personal_number.as_ref().map(|n| n.as_str().to_owned()))
-        .bind(&p.birthdate)
-        .bind(&p.gender)
-        .bind(&p.nationality)
-        .bind(p.assurance.level.as_i64())
-        .bind(p.assurance.source.as_str())
-        .bind(p.assurance.verified_at)
-        .bind(evidence_text(&p.assurance))
-        .bind(p.status.as_str())
-        .bind(p.updated_at)
-        .bind(password_hash)
-        .bind(&p.id.0)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| conflict_or_unavailable(e, "username or personal number is already registered"))?
-        .rows_affected();
+        .bind(&p.username);
+        let n = bind_profile(q, p)
+            .bind(p.updated_at)
+            .bind(password_hash)
+            .bind(&p.id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| conflict_or_unavailable(e, "username or personal number is already registered"))?
+            .rows_affected();
         Ok(n > 0)
     }
 
