@@ -98,6 +98,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
     let pairwise_salt = store.instance_secret("pairwise_salt", &random_bytes::<32>()).await?;
     let fetch_limits = crate::outbound::FetchLimits::from_config(&config);
     let (kek, _) = crate::flows::keys::open_kek(&config)?;
+    let people = crate::flows::PersonCache::new(config.person_cache_ttl, crate::flows::PERSON_CACHE_MAX);
     let services = Services {
         hasher: hasher(&config)?,
         config,
@@ -106,6 +107,7 @@ pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         keys: Arc::new(keys),
         pairwise_salt,
         clients: crate::flows::ClientCache::default(),
+        people,
         kek: Arc::new(kek),
         notifier: Arc::new(crate::delivery::HttpNotifier::new(fetch_limits)),
     };

@@ -95,6 +95,9 @@ pub struct Settings {
     /// How many nice steps (0-19) below the server the password-hashing threads run.
     #[arg(long, env = "DINHDANH_HASH_NICE", global = true)]
     pub hash_nice: Option<i32>,
+    /// Seconds a node trusts a person record for userinfo and the code exchange (0 = never).
+    #[arg(long, env = "DINHDANH_PERSON_CACHE_TTL", global = true)]
+    pub person_cache_ttl: Option<i64>,
     /// Time a client has to send a request's headers (also the keep-alive idle limit), ms.
     #[arg(long, env = "DINHDANH_HEADER_TIMEOUT_MS", global = true)]
     pub header_timeout_ms: Option<u64>,
@@ -162,6 +165,7 @@ impl Settings {
             hash_concurrency: self.hash_concurrency.or(lower.hash_concurrency),
             hash_queue: self.hash_queue.or(lower.hash_queue),
             hash_nice: self.hash_nice.or(lower.hash_nice),
+            person_cache_ttl: self.person_cache_ttl.or(lower.person_cache_ttl),
             header_timeout_ms: self.header_timeout_ms.or(lower.header_timeout_ms),
             request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
             shutdown_drain_ms: self.shutdown_drain_ms.or(lower.shutdown_drain_ms),
@@ -263,6 +267,9 @@ pub struct Config {
     pub hash_queue: usize,
     /// Nice steps below the server's priority that password hashes run at.
     pub hash_nice: i32,
+    /// Seconds a node trusts a person record it read for userinfo and the code exchange;
+    /// a change made on another node reaches this one within it (0: always read).
+    pub person_cache_ttl: i64,
     /// Time to receive a request's headers.
     pub header_timeout: Duration,
     /// Bound on a whole request.
@@ -328,6 +335,8 @@ pub mod defaults {
     pub const HASH_QUEUE_PER_HASHER: usize = 16;
     /// `DINHDANH_HASH_NICE`
     pub const HASH_NICE: i32 = crate::crypto::hash_pool::DEFAULT_NICE;
+    /// `DINHDANH_PERSON_CACHE_TTL`
+    pub const PERSON_CACHE_TTL: i64 = 5;
     /// `DINHDANH_HEADER_TIMEOUT_MS`
     pub const HEADER_TIMEOUT_MS: u64 = 10_000;
     /// `DINHDANH_REQUEST_TIMEOUT_MS`
@@ -404,6 +413,10 @@ impl Config {
         let hash_nice = s.hash_nice.unwrap_or(defaults::HASH_NICE);
         if !(0..=19).contains(&hash_nice) {
             return Err(bad("DINHDANH_HASH_NICE", "must be 0 (same priority as the server) to 19 (lowest)"));
+        }
+        let person_cache_ttl = s.person_cache_ttl.unwrap_or(defaults::PERSON_CACHE_TTL);
+        if !(0..=60).contains(&person_cache_ttl) {
+            return Err(bad("DINHDANH_PERSON_CACHE_TTL", "must be 0 (always read the database) to 60 seconds"));
         }
         let fetch_timeout_ms = s.fetch_timeout_ms.unwrap_or(defaults::FETCH_TIMEOUT_MS);
         if !(1..=60_000).contains(&fetch_timeout_ms) {
@@ -486,6 +499,7 @@ impl Config {
             hash_concurrency,
             hash_queue,
             hash_nice,
+            person_cache_ttl,
             header_timeout: millis("DINHDANH_HEADER_TIMEOUT_MS", s.header_timeout_ms, defaults::HEADER_TIMEOUT_MS)?,
             request_timeout: millis("DINHDANH_REQUEST_TIMEOUT_MS", s.request_timeout_ms, defaults::REQUEST_TIMEOUT_MS)?,
             // Zero is allowed: no drain period.
@@ -684,6 +698,8 @@ mod tests {
             (Settings { shutdown_timeout_ms: Some(0), ..Default::default() }, "DINHDANH_SHUTDOWN_TIMEOUT_MS"),
             (Settings { hash_nice: Some(20), ..Default::default() }, "DINHDANH_HASH_NICE"),
             (Settings { hash_nice: Some(-1), ..Default::default() }, "DINHDANH_HASH_NICE"),
+            (Settings { person_cache_ttl: Some(-1), ..Default::default() }, "DINHDANH_PERSON_CACHE_TTL"),
+            (Settings { person_cache_ttl: Some(61), ..Default::default() }, "DINHDANH_PERSON_CACHE_TTL"),
         ] {
             let e = Config::from_settings(s).unwrap_err();
             assert_eq!(e.setting, name, "{e}");
@@ -699,6 +715,7 @@ mod tests {
         assert_eq!(c.redis_timeout, Duration::from_millis(1000));
         assert_eq!(c.hash_queue, c.hash_concurrency * defaults::HASH_QUEUE_PER_HASHER);
         assert_eq!(c.hash_nice, 10);
+        assert_eq!(c.person_cache_ttl, 5);
         let c = Config::from_settings(Settings {
             database_url: Some("postgres://dinhdanh@db.internal:5432/dinhdanh".into()),
             redis_url: Some("redis://:secret@cache.internal:6379/2".into()),

@@ -742,6 +742,7 @@ async fn link_person(
             }
             apply_identity(&mut person, id, &u.issuer, level, now);
             svc.store.update_person(&person, None).await.map_err(store_failure)?;
+            svc.people.forget(&person.id.0);
             svc.store.touch_link(&id.issuer, &id.subject, now).await.map_err(store_failure)?;
             audit(svc, now, &u.id, "upstream.person_update", Some(&person.id), "success", "attributes from upstream")
                 .await;

@@ -57,6 +57,9 @@ pub struct Services {
     /// Registered clients recently read, so token traffic does not hit the database for
     /// every request.
     pub clients: ClientCache,
+    /// People recently read, so userinfo and the code exchange do not hit the database
+    /// for every request.
+    pub people: PersonCache,
     /// The key-encryption key (sealed signing keys and `client_secret_jwt` secrets).
     pub kek: Arc<crate::crypto::seal::Kek>,
 }
@@ -66,42 +69,99 @@ pub struct Services {
 pub const CLIENT_CACHE_TTL: i64 = 10;
 const CLIENT_CACHE_MAX: usize = 10_000;
 
-/// A small per-node cache of registered clients, expiring by the request clock. Unknown
-/// ids are never cached, so a client registered elsewhere is usable at once.
-#[derive(Debug, Default)]
-pub struct ClientCache {
-    entries: std::sync::Mutex<std::collections::HashMap<String, (crate::store::StoredClient, i64)>>,
+/// How many people a node's [`PersonCache`] holds at most.
+pub const PERSON_CACHE_MAX: usize = 8_192;
+
+/// A small per-node cache of records read from the durable store, each trusted until
+/// `ttl` seconds after it was read (by the request clock). Absent records are never
+/// cached, so a record created elsewhere is usable at once. Bounded: when full, expired
+/// entries go first, and if none had expired, all of them.
+#[derive(Debug)]
+pub struct NodeCache<V> {
+    ttl: i64,
+    max: usize,
+    entries: std::sync::Mutex<std::collections::HashMap<String, (Arc<V>, i64)>>,
+}
+
+/// Registered clients recently read (see [`CLIENT_CACHE_TTL`]).
+pub type ClientCache = NodeCache<crate::store::StoredClient>;
+/// People recently read, for userinfo and the code exchange, trusted for
+/// `Config::person_cache_ttl` seconds. A change this node makes is seen at once (the
+/// flow forgets the entry); one made on another node or by the CLI, disabling included,
+/// reaches every node within that time. Sign-in, refresh and the account pages always
+/// read the store.
+pub type PersonCache = NodeCache<crate::identity::Person>;
+
+impl Default for ClientCache {
+    fn default() -> Self {
+        Self::new(CLIENT_CACHE_TTL, CLIENT_CACHE_MAX)
+    }
+}
+
+impl<V> NodeCache<V> {
+    /// An empty cache trusting entries for `ttl` seconds, holding at most `max`.
+    pub fn new(ttl: i64, max: usize) -> Self {
+        Self { ttl, max, entries: std::sync::Mutex::default() }
+    }
+
+    /// The record under `key`: from the cache while fresh, else from `load` (a store read,
+    /// only awaited on a miss), remembered when found.
+    pub async fn get_or_load<F>(&self, key: &str, now: i64, load: F) -> Result<Option<Arc<V>>, StoreError>
+    where
+        F: std::future::Future<Output = Result<Option<V>, StoreError>>,
+    {
+        if self.ttl <= 0 {
+            return Ok(load.await?.map(Arc::new));
+        }
+        if let Ok(map) = self.entries.lock()
+            && let Some((v, expires)) = map.get(key)
+            && *expires > now
+        {
+            return Ok(Some(v.clone()));
+        }
+        let found = load.await?.map(Arc::new);
+        if let (Some(v), Ok(mut map)) = (&found, self.entries.lock()) {
+            if map.len() >= self.max {
+                map.retain(|_, (_, expires)| *expires > now);
+                if map.len() >= self.max {
+                    map.clear();
+                }
+            }
+            map.insert(key.to_owned(), (v.clone(), now + self.ttl));
+        }
+        Ok(found)
+    }
+
+    /// Drops `key` after this node changed or removed its record.
+    pub fn forget(&self, key: &str) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.remove(key);
+        }
+    }
 }
 
 impl ClientCache {
-    /// The active client `id`, from the cache or the store.
+    /// The client `id`, from the cache or the store.
     pub async fn get(
         &self,
         store: &dyn Store,
         id: &str,
         now: i64,
     ) -> Result<Option<crate::store::StoredClient>, StoreError> {
-        if let Ok(map) = self.entries.lock()
-            && let Some((c, expires)) = map.get(id)
-            && *expires > now
-        {
-            return Ok(Some(c.clone()));
-        }
-        let found = store.find_client(id).await?;
-        if let (Some(c), Ok(mut map)) = (&found, self.entries.lock()) {
-            if map.len() >= CLIENT_CACHE_MAX {
-                map.clear();
-            }
-            map.insert(id.to_owned(), (c.clone(), now + CLIENT_CACHE_TTL));
-        }
-        Ok(found)
+        Ok(self.get_or_load(id, now, store.find_client(id)).await?.map(|c| (*c).clone()))
     }
+}
 
-    /// Drops `id` after this node changed or removed it.
-    pub fn forget(&self, id: &str) {
-        if let Ok(mut map) = self.entries.lock() {
-            map.remove(id);
-        }
+impl PersonCache {
+    /// The person `id`, from the cache or the store. For reads that may lag a change made
+    /// on another node by up to the cache's time; callers still check the status.
+    pub async fn get(
+        &self,
+        store: &dyn Store,
+        id: &PersonId,
+        now: i64,
+    ) -> Result<Option<Arc<crate::identity::Person>>, StoreError> {
+        self.get_or_load(&id.0, now, store.find_person(id)).await
     }
 }
 
@@ -218,4 +278,60 @@ pub(crate) fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, OAuthError> {
 /// example one written by an incompatible version) is treated as absent.
 pub(crate) fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Option<T> {
     serde_json::from_slice(bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(
+        v: Option<&'static str>,
+        reads: &std::sync::atomic::AtomicUsize,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> {
+        reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::future::ready(Ok(v.map(str::to_owned)))
+    }
+
+    #[tokio::test]
+    async fn a_node_cache_trusts_a_record_for_its_time_never_an_absence_and_stays_bounded() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        let reads = AtomicUsize::new(0);
+        let cache = NodeCache::<String>::new(5, 3);
+        let got = cache.get_or_load("a", 100, load(Some("one"), &reads)).await.unwrap();
+        assert_eq!(got.as_deref().map(String::as_str), Some("one"));
+        // Fresh: the store is not asked (the loader given is never awaited).
+        let got = cache.get_or_load("a", 104, load(Some("two"), &reads)).await.unwrap();
+        assert_eq!(got.as_deref().map(String::as_str), Some("one"));
+        // Expired: read again.
+        let got = cache.get_or_load("a", 105, load(Some("two"), &reads)).await.unwrap();
+        assert_eq!(got.as_deref().map(String::as_str), Some("two"));
+        // Forgotten: read again at once.
+        cache.forget("a");
+        let got = cache.get_or_load("a", 105, load(Some("three"), &reads)).await.unwrap();
+        assert_eq!(got.as_deref().map(String::as_str), Some("three"));
+        // Absent records are not remembered: a record created elsewhere is found at once.
+        assert!(cache.get_or_load("b", 105, load(None, &reads)).await.unwrap().is_none());
+        let got = cache.get_or_load("b", 105, load(Some("new"), &reads)).await.unwrap();
+        assert_eq!(got.as_deref().map(String::as_str), Some("new"));
+        // Bounded: when full, the expired go first, then everything.
+        cache.get_or_load("c", 106, load(Some("c"), &reads)).await.unwrap();
+        assert_eq!(cache.entries.lock().unwrap().len(), 3);
+        cache.get_or_load("d", 110, load(Some("d"), &reads)).await.unwrap();
+        let keys = |c: &NodeCache<String>| {
+            let mut k: Vec<String> = c.entries.lock().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&cache), ["c", "d"], "a and b (read at 105) had expired at 110");
+        cache.get_or_load("e", 110, load(Some("e"), &reads)).await.unwrap();
+        cache.get_or_load("f", 110, load(Some("f"), &reads)).await.unwrap();
+        assert_eq!(keys(&cache), ["f"], "full of fresh entries: cleared");
+        // A time of zero caches nothing.
+        let off = NodeCache::<String>::new(0, 3);
+        let before = reads.load(SeqCst);
+        off.get_or_load("a", 1, load(Some("x"), &reads)).await.unwrap();
+        off.get_or_load("a", 1, load(Some("x"), &reads)).await.unwrap();
+        assert_eq!(reads.load(SeqCst) - before, 2);
+        assert!(off.entries.lock().unwrap().is_empty());
+    }
 }

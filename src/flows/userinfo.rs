@@ -24,7 +24,9 @@ pub async fn userinfo(svc: &Services, access_token: &str, now: i64) -> Result<Ma
     if !record.scope.contains("openid") {
         return Err(OAuthError::new(ErrorCode::InsufficientScope, "the access token lacks the openid scope"));
     }
-    let person = svc.store.find_person(&PersonId(person_id)).await.map_err(store_failed)?;
+    // Cached briefly (`PERSON_CACHE_TTL`): a relying party calling userinfo per request
+    // should not cost a database read each time.
+    let person = svc.people.get(svc.store.as_ref(), &PersonId(person_id), now).await.map_err(store_failed)?;
     let Some(person) = person.filter(|p| p.status == PersonStatus::Active) else {
         return Err(invalid_token("the access token is no longer valid"));
     };

@@ -270,6 +270,7 @@ async fn update_person(
     let svc = &state.services;
     let now = state.now();
     let done = admin::update_person(store(&state), &svc.hasher, &id, patch, now).await;
+    svc.people.forget(&id);
     let p = admin::audited(store(&state), &actor, "person.update", Some(&id), now, done).await.map_err(admin_error)?;
     ok(&admin::person_detail_json(&p))
 }
@@ -279,6 +280,7 @@ async fn person_status(state: AppState, id: String, headers: HeaderMap, status: 
     let now = state.now();
     let action = if status == PersonStatus::Active { "person.enable" } else { "person.disable" };
     let done = admin::set_person_status(store(&state), &id, status, now).await;
+    state.services.people.forget(&id);
     let p = admin::audited(store(&state), &actor, action, Some(&id), now, done).await.map_err(admin_error)?;
     ok(&admin::person_detail_json(&p))
 }
@@ -295,6 +297,7 @@ async fn delete_person(State(state): State<AppState>, Path(id): Path<String>, he
     let actor = guard(&state, &headers, SCOPE_PEOPLE).await?;
     let now = state.now();
     let done = admin::delete_person(store(&state), &id).await;
+    state.services.people.forget(&id);
     admin::audited(store(&state), &actor, "person.delete", Some(&id), now, done).await.map_err(admin_error)?;
     Ok(no_content())
 }

@@ -234,6 +234,10 @@ async fn decide(State(state): State<AppState>, Path(id): Path<String>, headers: 
     let case = flow::decide(store(&state), &actor, by.as_ref(), &id, outcome, req.reason.as_deref(), state.now())
         .await
         .map_err(flow_error)?;
+    // An approval may have raised the person's assurance: userinfo shows it at once here.
+    if let Subject::Person(p) = &case.subject {
+        state.services.people.forget(&p.0);
+    }
     ok(&flow::case_json(&case))
 }
 

@@ -65,6 +65,9 @@ fn upstream_command(dir: &std::path::Path, port: u16) -> Command {
         .env("DINHDANH_ARGON2_ITERATIONS", "1")
         .env("DINHDANH_LOG_FORMAT", "text")
         .env("RUST_LOG", "warn")
+        // The tests change the upstream's citizen in its database behind its back (as
+        // another node would); it reads them afresh rather than after its cache time.
+        .env("DINHDANH_PERSON_CACHE_TTL", "0")
         .stdin(Stdio::null());
     c
 }

@@ -7,6 +7,8 @@
 use dinhdanh::clock::{FixedClock, Stopwatch};
 use dinhdanh::config::Settings;
 
+use serde_json::json;
+
 use crate::backends::{FreshDatabase, backends, fresh_prefix, guarded, purge_redis, rethrow};
 use crate::helpers::*;
 
@@ -30,16 +32,19 @@ async fn userinfo(node: &TestApp, access_token: &str) -> reqwest::Response {
     node.api().get(node.url("/userinfo")).bearer_auth(access_token).send().await.unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_nodes_share_sessions_codes_and_refresh_tokens() {
-    let Some((Some(pg), Some(redis_url))) = backends("two_nodes_share_sessions_codes_and_refresh_tokens", true, true)
-    else {
+/// Runs `body` on two nodes of one deployment: a fresh PostgreSQL database (prepared by
+/// `dinhdanh migrate`; the nodes then find nothing to do) and a fresh Redis prefix, one
+/// issuer (node A's URL, as it is in every token), one clock. Drops both afterwards.
+async fn on_two_nodes<F, Fut>(test: &str, body: F)
+where
+    F: FnOnce(TestApp, TestApp, FixedClock) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let Some((Some(pg), Some(redis_url))) = backends(test, true, true) else {
         return;
     };
     let db = FreshDatabase::create(&pg).await;
     let prefix = fresh_prefix();
-
-    // `dinhdanh migrate` prepares the empty database (the nodes then find nothing to do).
     let work = tempfile::tempdir().unwrap();
     let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_dinhdanh"))
         .arg("migrate")
@@ -60,7 +65,6 @@ async fn two_nodes_share_sessions_codes_and_refresh_tokens() {
         };
         let clock = FixedClock::new(T0);
         let a = TestApp::spawn_node(settings(None), clock.clone()).await;
-        // One issuer for the deployment (it is in every token): node A's URL.
         let b = TestApp::spawn_node(settings(Some(a.issuer.clone())), clock.clone()).await;
         assert_ne!(a.base, b.base);
         assert_eq!(a.issuer, b.issuer);
@@ -70,6 +74,17 @@ async fn two_nodes_share_sessions_codes_and_refresh_tokens() {
             "scope": "openid profile email offline_access",
         }))
         .await;
+        body(a, b, clock).await;
+    })
+    .await;
+    db.drop_now().await;
+    purge_redis(&redis_url, &prefix).await;
+    rethrow(outcome);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_sessions_codes_and_refresh_tokens() {
+    on_two_nodes("two_nodes_share_sessions_codes_and_refresh_tokens", |a, b, clock| async move {
         a.user("an.nguyen").await;
 
         // Discovery and JWKS: the same bytes (and ETags) from both nodes.
@@ -172,7 +187,47 @@ async fn two_nodes_share_sessions_codes_and_refresh_tokens() {
         );
     })
     .await;
-    db.drop_now().await;
-    purge_redis(&redis_url, &prefix).await;
-    rethrow(outcome);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_to_a_person_reaches_userinfo_on_this_node_at_once_and_on_others_within_the_cache_time() {
+    let test = "a_change_to_a_person_reaches_userinfo_on_this_node_at_once_and_on_others_within_the_cache_time";
+    on_two_nodes(test, |a, b, clock| async move {
+        let ttl = dinhdanh::config::defaults::PERSON_CACHE_TTL;
+        let id = a.user("an.nguyen").await;
+        let browser = a.browser();
+        let code = code_of(&a.sign_in(&browser, "portal", "an.nguyen", &[]).await);
+        let t: serde_json::Value = a.redeem("portal", &code.code, VERIFIER).await.json().await.unwrap();
+        let at = t["access_token"].as_str().unwrap().to_owned();
+        // Both nodes read the person once and remember them.
+        for node in [&a, &b] {
+            assert_eq!(userinfo_of(node, &at).await["name"], "Nguyễn Văn An");
+        }
+
+        // Renamed through A's admin API: A shows it at once; B within the cache time.
+        let admin = admin_token(&a).await;
+        let path = format!("/people/{id}");
+        json_of(admin_call(&a, "PATCH", &path, Some(&admin), Some(json!({"name": "Nguyễn Văn Ân"}))).await, 200).await;
+        assert_eq!(userinfo_of(&a, &at).await["name"], "Nguyễn Văn Ân", "the node that made the change");
+        assert_eq!(userinfo_of(&b, &at).await["name"], "Nguyễn Văn An", "B trusts what it read, for a while");
+        clock.advance(ttl);
+        assert_eq!(userinfo_of(&b, &at).await["name"], "Nguyễn Văn Ân", "B after the cache time");
+
+        // Disabled through A: A refuses the token at once, B within the cache time.
+        json_of(admin_call(&a, "POST", &format!("/people/{id}/disable"), Some(&admin), None).await, 200).await;
+        let refused = userinfo(&a, &at).await;
+        assert_eq!(refused.status(), 401);
+        let challenge = refused.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        assert!(challenge.contains("invalid_token"), "{challenge}");
+        assert_eq!(userinfo(&b, &at).await.status(), 200);
+        clock.advance(ttl);
+        assert_eq!(userinfo(&b, &at).await.status(), 401, "B after the cache time");
+        // Enabled again: the token works on both (A at once, B having read the disabled
+        // record, after the cache time), since disabling did not revoke it.
+        json_of(admin_call(&a, "POST", &format!("/people/{id}/enable"), Some(&admin), None).await, 200).await;
+        assert_eq!(userinfo(&a, &at).await.status(), 200);
+        clock.advance(ttl);
+        assert_eq!(userinfo(&b, &at).await.status(), 200);
+    })
+    .await;
 }
