@@ -8,7 +8,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::password_hash::phc::{Output, PasswordHash};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, Version};
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use super::CryptoError;
@@ -149,11 +150,7 @@ impl PasswordHasher {
                 Err(busy) => return Err(busy),
             },
         };
-        let params = self.params.clone();
-        let ok = self
-            .blocking(move || Self::argon2(params).verify_password(password.as_bytes(), hash.as_str()).is_ok())
-            .await?
-            .unwrap_or(false);
+        let ok = self.blocking(move || verify_in_scratch(password.as_bytes(), &hash)).await?.unwrap_or(false);
         Ok(ok && real)
     }
 
@@ -166,9 +163,57 @@ impl PasswordHasher {
     }
 }
 
+/// Checks `password` against the PHC string `stored` (any argon2 variant, version and
+/// parameters it names), computing in this thread's reused working memory
+/// ([`super::hash_pool::with_scratch`]) rather than a fresh allocation, and comparing
+/// the outputs in constant time. A string that does not parse never matches.
+fn verify_in_scratch(password: &[u8], stored: &str) -> bool {
+    let Ok(phc) = PasswordHash::new(stored) else { return false };
+    let (Some(salt), Some(expected)) = (&phc.salt, &phc.hash) else { return false };
+    let Ok(algorithm) = Algorithm::try_from(phc.algorithm.as_str()) else { return false };
+    let version = match phc.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&phc) else { return false };
+    let argon = Argon2::new(algorithm, version, params);
+    let mut buffer = [0u8; Output::MAX_LENGTH];
+    let Some(out) = buffer.get_mut(..expected.len()) else { return false };
+    let blocks = argon.params().block_count();
+    let computed = super::hash_pool::with_scratch(blocks, |memory| {
+        argon.hash_password_into_with_memory(password, salt.as_ref(), out, memory)
+    });
+    // `Output`'s equality is constant-time.
+    computed.is_ok() && Output::new(out).is_ok_and(|o| o == *expected)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verifying_in_reused_memory_agrees_with_the_crate_for_every_variant() {
+        use argon2::PasswordVerifier as _;
+        let cases = [
+            (Algorithm::Argon2id, Version::V0x13, Params::new(8 * 1024, 2, 1, None).unwrap()),
+            (Algorithm::Argon2id, Version::V0x13, Params::new(4 * 1024, 3, 2, Some(16)).unwrap()),
+            (Algorithm::Argon2i, Version::V0x13, Params::new(1024, 2, 1, None).unwrap()),
+            (Algorithm::Argon2d, Version::V0x10, Params::new(2048, 1, 1, Some(48)).unwrap()),
+        ];
+        for (alg, ver, params) in cases {
+            let argon = Argon2::new(alg, ver, params);
+            let stored = argon.hash_password("mật khẩu".as_bytes()).unwrap().to_string();
+            // The same memory serves one string after another (dirty from the last).
+            for _ in 0..2 {
+                assert!(verify_in_scratch("mật khẩu".as_bytes(), &stored), "{stored}");
+                assert!(!verify_in_scratch(b"mat khau", &stored), "{stored}");
+                assert!(argon.verify_password("mật khẩu".as_bytes(), stored.as_str()).is_ok());
+            }
+        }
+        for bad in ["", "$argon2id$v=19$m=8192,t=2,p=1$c2FsdHNhbHQ", "$pbkdf2$i=1$c2FsdHNhbHQ$aGFzaA", "not a phc"] {
+            assert!(!verify_in_scratch(b"x", bad), "{bad}");
+        }
+    }
 
     #[tokio::test]
     async fn hash_and_verify() {
