@@ -210,7 +210,9 @@ pub(super) async fn withdraw(
         Ok(WithdrawOutcome::Withdrawn(_)) => {
             see_other(if locale == Locale::En { "/account/consents?lang=en" } else { "/account/consents" })
         }
-        Ok(WithdrawOutcome::SignInNeeded) => render(AccountPage::SignInNeeded, locale),
+        // The session ended meanwhile: nothing was withdrawn; the sign-in comes back to
+        // the page, where the person can withdraw again.
+        Ok(WithdrawOutcome::SignInNeeded) => see_other(&signin_path("consents", locale)),
         Ok(WithdrawOutcome::Forbidden) => pages::error(403, "csrf", locale),
         Err(_) => pages::error(503, "temporarily_unavailable", locale),
     }

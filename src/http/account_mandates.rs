@@ -409,9 +409,9 @@ pub(super) async fn submit(
         } else {
             "/account/mandates?done=1"
         }),
-        Ok(ActionOutcome::SignInNeeded) => {
-            render(None, Extra { error: None, notice: None, form: GrantForm::default() }, 401, locale, now)
-        }
+        // The session ended meanwhile: nothing was changed; the sign-in comes back to the
+        // page.
+        Ok(ActionOutcome::SignInNeeded) => see_other(&super::account_consents::signin_path("mandates", locale)),
         Ok(ActionOutcome::Forbidden) => pages::error(403, "csrf", locale),
         Ok(ActionOutcome::Refused(view, problem, form)) => {
             let code = match problem {

@@ -211,7 +211,8 @@ async fn receipts_are_listed_and_withdrawal_asks_again_and_kills_the_refresh_tok
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 401);
+    assert_eq!(r.status(), 303, "to the sign-in, having withdrawn nothing");
+    assert_eq!(r.headers()["location"], "/account/signin?next=consents");
     let still = app.tokens(&b, "allowed", "an.nguyen", &[]).await;
     assert!(still["access_token"].is_string(), "consent remembered: no consent page");
 
