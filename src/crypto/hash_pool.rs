@@ -12,16 +12,13 @@
 //!
 //! Each thread also keeps argon2's working memory between hashes ([`with_scratch`]):
 //! allocating, zeroing and faulting in 19 MiB for every hash, then handing it back to the
-//! kernel, cost about a fifth of a login's CPU. A thread that has had no job for
-//! [`IDLE_RELEASE`] gives its memory back.
+//! kernel, cost about a fifth of a login's CPU. The memory is bounded like the threads:
+//! one working memory per thread, held from its first hash on (the allocator would keep
+//! it for reuse anyway).
 
 use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, mpsc};
-use std::time::Duration;
-
-/// How long a pool thread keeps its argon2 working memory without a job.
-pub const IDLE_RELEASE: Duration = Duration::from_secs(30);
 
 thread_local! {
     static SCRATCH: RefCell<Vec<argon2::Block>> = const { RefCell::new(Vec::new()) };
@@ -29,8 +26,7 @@ thread_local! {
 
 /// Runs `f` with this thread's argon2 working memory, `blocks` blocks long. The memory
 /// is reused as it is: argon2 writes every block before it reads it, so what an earlier
-/// hash left there never reaches a result. Off a pool thread the memory is freed when
-/// the thread ends.
+/// hash left there never reaches a result. The memory is freed when the thread ends.
 pub fn with_scratch<R>(blocks: usize, f: impl FnOnce(&mut [argon2::Block]) -> R) -> R {
     SCRATCH.with_borrow_mut(|m| {
         if m.len() != blocks {
@@ -44,10 +40,6 @@ pub fn with_scratch<R>(blocks: usize, f: impl FnOnce(&mut [argon2::Block]) -> R)
 /// How many blocks of working memory this thread holds now (for tests).
 pub fn scratch_blocks() -> usize {
     SCRATCH.with_borrow(Vec::len)
-}
-
-fn release_scratch() {
-    SCRATCH.with_borrow_mut(|m| *m = Vec::new());
 }
 
 /// Nice value of hashing threads when none is configured: well below the async workers
@@ -77,19 +69,13 @@ impl HashPool {
     /// Starts `threads` threads (at least one) that run `nice` steps below the thread
     /// that starts them (0..=19; the result stops at the lowest priority, 19).
     pub fn start(threads: usize, nice: i32) -> std::io::Result<Self> {
-        Self::start_with_idle(threads, nice, IDLE_RELEASE)
-    }
-
-    /// Like [`HashPool::start`], with threads freeing their working memory after `idle`
-    /// without a job.
-    pub fn start_with_idle(threads: usize, nice: i32, idle: Duration) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads.max(1) {
             let rx = rx.clone();
             std::thread::Builder::new().name(format!("dd-hash-{i}")).stack_size(256 * 1024).spawn(move || {
                 lower_priority(nice.clamp(0, 19));
-                worker(&rx, idle);
+                worker(&rx);
             })?;
         }
         Ok(Self { jobs: tx })
@@ -106,23 +92,14 @@ impl HashPool {
     }
 }
 
-fn worker(rx: &Mutex<mpsc::Receiver<Job>>, idle: Duration) {
+fn worker(rx: &Mutex<mpsc::Receiver<Job>>) {
     loop {
         // The lock is held only while waiting for the next job, never while running it.
-        // The threads take turns waiting, so each in turn sees an idle spell and frees
-        // its memory.
         let next = match rx.lock() {
-            Ok(guard) => guard.recv_timeout(idle),
+            Ok(guard) => guard.recv(),
             Err(_) => return,
         };
-        let job = match next {
-            Ok(job) => job,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                release_scratch();
-                continue;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => return,
-        };
+        let Ok(job) = next else { return };
         // A panicking job drops its answer channel (the caller sees PoolGone) but must not
         // take a thread from the pool with it.
         let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
@@ -171,25 +148,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_thread_keeps_its_working_memory_between_jobs_and_frees_it_when_idle() {
-        let pool = HashPool::start_with_idle(1, 0, Duration::from_millis(200)).unwrap();
+    async fn a_thread_keeps_its_working_memory_between_jobs() {
+        let pool = HashPool::start(1, 0).unwrap();
         let first = pool.run(|| with_scratch(64, |m| m.as_ptr() as usize)).await.unwrap();
         let again = pool.run(|| with_scratch(64, |m| m.as_ptr() as usize)).await.unwrap();
         assert_eq!(first, again, "the same memory, not a new allocation");
         assert_eq!(pool.run(scratch_blocks).await.unwrap(), 64);
         // Other parameters: resized.
         assert_eq!(pool.run(|| with_scratch(8, |m| m.len())).await.unwrap(), 8);
-        // After an idle spell the thread holds nothing.
-        let mut freed = false;
-        for _ in 0..10 {
-            // Asking is a job too and restarts the idle clock: wait well past it each time.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            if pool.run(scratch_blocks).await.unwrap() == 0 {
-                freed = true;
-                break;
-            }
-        }
-        assert!(freed, "an idle thread gives its memory back");
+        assert_eq!(pool.run(scratch_blocks).await.unwrap(), 8, "one working memory per thread, never two");
     }
 
     #[cfg(target_os = "linux")]
