@@ -32,8 +32,6 @@ struct AccountTexts {
     active: &'static str,
     withdrawn: &'static str,
     withdraw: &'static str,
-    sign_in_needed: &'static str,
-    sign_in: &'static str,
 }
 
 const VI: AccountTexts = AccountTexts {
@@ -51,8 +49,6 @@ const VI: AccountTexts = AccountTexts {
     active: "Còn hiệu lực",
     withdrawn: "Đã rút lại lúc",
     withdraw: "Rút lại đồng ý với dịch vụ này",
-    sign_in_needed: "Bạn cần đăng nhập để xem các đồng ý của mình.",
-    sign_in: "Đăng nhập",
 };
 
 const EN: AccountTexts = AccountTexts {
@@ -70,8 +66,6 @@ const EN: AccountTexts = AccountTexts {
     active: "In force",
     withdrawn: "Withdrawn at",
     withdraw: "Withdraw my consent to this service",
-    sign_in_needed: "Sign in to see your consents.",
-    sign_in: "Sign in",
 };
 
 /// One receipt as shown.
@@ -95,7 +89,6 @@ struct ReceiptRow {
 struct AccountConsentsPage<'a> {
     t: &'a pages::Texts,
     a: &'a AccountTexts,
-    signed_in: bool,
     person_name: &'a str,
     csrf: &'a str,
     receipts: Vec<ReceiptRow>,
@@ -115,11 +108,8 @@ fn render(page: AccountPage, locale: Locale) -> Response {
     };
     let t = pages::texts(locale);
     let (status, body) = match page {
-        AccountPage::SignInNeeded => (
-            StatusCode::UNAUTHORIZED,
-            AccountConsentsPage { t, a, signed_in: false, person_name: "", csrf: "", receipts: Vec::new(), lang_query }
-                .render(),
-        ),
+        // Not signed in (or no longer): the sign-in, which comes back to this page.
+        AccountPage::SignInNeeded => return see_other(&signin_path("consents", locale)),
         AccountPage::Receipts { person_name, csrf, receipts } => {
             let mut offered: Vec<String> = Vec::new();
             let rows = receipts
@@ -146,16 +136,8 @@ fn render(page: AccountPage, locale: Locale) -> Response {
                 .collect();
             (
                 StatusCode::OK,
-                AccountConsentsPage {
-                    t,
-                    a,
-                    signed_in: true,
-                    person_name: &person_name,
-                    csrf: &csrf,
-                    receipts: rows,
-                    lang_query,
-                }
-                .render(),
+                AccountConsentsPage { t, a, person_name: &person_name, csrf: &csrf, receipts: rows, lang_query }
+                    .render(),
             )
         }
     };
@@ -179,8 +161,6 @@ pub(super) async fn show(State(state): State<AppState>, headers: HeaderMap, RawQ
     let locale = locale_of(q.as_deref());
     let session = state.cookies().get(&headers, Cookie::Session);
     match consents::list(&state.services, session, state.now()).await {
-        // Not signed in: straight to the sign-in, which comes back here.
-        Ok(AccountPage::SignInNeeded) => see_other(&signin_path("consents", locale)),
         Ok(page) => render(page, locale),
         Err(_) => pages::error(503, "temporarily_unavailable", locale),
     }
@@ -212,7 +192,7 @@ pub(super) async fn withdraw(
         }
         // The session ended meanwhile: nothing was withdrawn; the sign-in comes back to
         // the page, where the person can withdraw again.
-        Ok(WithdrawOutcome::SignInNeeded) => see_other(&signin_path("consents", locale)),
+        Ok(WithdrawOutcome::SignInNeeded) => render(AccountPage::SignInNeeded, locale),
         Ok(WithdrawOutcome::Forbidden) => pages::error(403, "csrf", locale),
         Err(_) => pages::error(503, "temporarily_unavailable", locale),
     }

@@ -7,7 +7,7 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::authorize::see_other;
@@ -51,8 +51,6 @@ struct MandateTexts {
     weak: &'static str,
     weak_how: &'static str,
     weak_link: &'static str,
-    sign_in_needed: &'static str,
-    sign_in: &'static str,
     done: &'static str,
     bad_number: &'static str,
     unknown_person: &'static str,
@@ -92,8 +90,6 @@ const VI: MandateTexts = MandateTexts {
     weak_how: "Đăng nhập lại bằng tài khoản định danh điện tử mức độ 2 để tiếp tục; bạn sẽ quay lại trang này. \
                Đăng nhập bằng tài khoản cán bộ không đạt mức độ 2.",
     weak_link: "Đăng nhập định danh điện tử mức độ 2",
-    sign_in_needed: "Bạn cần đăng nhập để xem các đại diện và ủy quyền của mình.",
-    sign_in: "Đăng nhập",
     done: "Đã lưu.",
     bad_number: "Số định danh cá nhân không hợp lệ: cần đúng 12 chữ số.",
     unknown_person: "Chưa có ai với số định danh cá nhân này trên hệ thống. Người được ủy quyền cần đăng nhập \
@@ -134,8 +130,6 @@ const EN: MandateTexts = MandateTexts {
     weak_how: "Sign in again with national e-ID level 2 to go on; you will come back to this page. An \
                official's sign-in does not reach level 2.",
     weak_link: "Sign in with national e-ID level 2",
-    sign_in_needed: "Sign in to see your representations and mandates.",
-    sign_in: "Sign in",
     done: "Saved.",
     bad_number: "The personal number is not valid: it must be exactly 12 digits.",
     unknown_person: "Nobody with this personal number is known here yet. The person must first sign in once \
@@ -180,7 +174,6 @@ struct OrgRow {
 struct MandatesTemplate<'a> {
     t: &'a pages::Texts,
     m: &'a MandateTexts,
-    signed_in: bool,
     person_name: String,
     csrf: String,
     strong: bool,
@@ -276,27 +269,9 @@ struct Extra {
     form: GrantForm,
 }
 
-fn render(view: Option<MandatesView>, extra: Extra, code: u16, locale: Locale, now: i64) -> Response {
+fn render(v: MandatesView, extra: Extra, code: u16, locale: Locale, now: i64) -> Response {
     let (m, lang_query) = texts(locale);
     let t = pages::texts(locale);
-    let Some(v) = view else {
-        let page = MandatesTemplate {
-            t,
-            m,
-            signed_in: false,
-            person_name: String::new(),
-            csrf: String::new(),
-            strong: false,
-            acr: String::new(),
-            reps: Vec::new(),
-            orgs: Vec::new(),
-            error: None,
-            notice: None,
-            form: GrantForm::default(),
-            lang_query,
-        };
-        return pages::html(StatusCode::UNAUTHORIZED, page.render());
-    };
     let reps = v
         .representations
         .iter()
@@ -345,7 +320,6 @@ fn render(view: Option<MandatesView>, extra: Extra, code: u16, locale: Locale, n
     let page = MandatesTemplate {
         t,
         m,
-        signed_in: true,
         person_name: v.person_name,
         csrf: v.csrf,
         strong: v.strong,
@@ -369,7 +343,7 @@ pub(super) async fn show(State(state): State<AppState>, headers: HeaderMap, RawQ
     match mandates::page(&state.services, session, now).await {
         Ok(MandatesPage::Show(v)) => {
             let notice = done.then_some(texts(locale).0.done);
-            render(Some(v), Extra { error: None, notice, form: GrantForm::default() }, 200, locale, now)
+            render(v, Extra { error: None, notice, form: GrantForm::default() }, 200, locale, now)
         }
         // Not signed in: straight to the sign-in, which comes back here.
         Ok(MandatesPage::SignInNeeded) => see_other(&super::account_consents::signin_path("mandates", locale)),
@@ -426,7 +400,7 @@ pub(super) async fn submit(
                 _ => 400,
             };
             let error = Some(problem_text(&problem, texts(locale).0, locale));
-            render(Some(*view), Extra { error, notice: None, form }, code, locale, now)
+            render(*view, Extra { error, notice: None, form }, code, locale, now)
         }
         Err(_) => pages::error(503, "temporarily_unavailable", locale),
     }
