@@ -95,7 +95,7 @@ pub struct Settings {
     /// How many nice steps (0-19) below the server the password-hashing threads run.
     #[arg(long, env = "DINHDANH_HASH_NICE", global = true)]
     pub hash_nice: Option<i32>,
-    /// Seconds a node trusts a person record for userinfo and the code exchange (0 = never).
+    /// Seconds a node trusts a person record for userinfo (0 = never).
     #[arg(long, env = "DINHDANH_PERSON_CACHE_TTL", global = true)]
     pub person_cache_ttl: Option<i64>,
     /// Time a client has to send a request's headers (also the keep-alive idle limit), ms.
@@ -267,7 +267,7 @@ pub struct Config {
     pub hash_queue: usize,
     /// Nice steps below the server's priority that password hashes run at.
     pub hash_nice: i32,
-    /// Seconds a node trusts a person record it read for userinfo and the code exchange;
+    /// Seconds a node trusts a person record it read for userinfo;
     /// a change made on another node reaches this one within it (0: always read).
     pub person_cache_ttl: i64,
     /// Time to receive a request's headers.

@@ -57,8 +57,7 @@ pub struct Services {
     /// Registered clients recently read, so token traffic does not hit the database for
     /// every request.
     pub clients: ClientCache,
-    /// People recently read, so userinfo and the code exchange do not hit the database
-    /// for every request.
+    /// People recently read, so userinfo does not hit the database for every request.
     pub people: PersonCache,
     /// The key-encryption key (sealed signing keys and `client_secret_jwt` secrets).
     pub kek: Arc<crate::crypto::seal::Kek>,
@@ -85,11 +84,11 @@ pub struct NodeCache<V> {
 
 /// Registered clients recently read (see [`CLIENT_CACHE_TTL`]).
 pub type ClientCache = NodeCache<crate::store::StoredClient>;
-/// People recently read, for userinfo and the code exchange, trusted for
+/// People recently read, for userinfo, trusted for
 /// `Config::person_cache_ttl` seconds. A change this node makes is seen at once (the
 /// flow forgets the entry); one made on another node or by the CLI, disabling included,
-/// reaches every node within that time. Sign-in, refresh and the account pages always
-/// read the store.
+/// reaches every node within that time. Sign-in, the code exchange, refresh and the
+/// account pages always read the store: no new token is issued on a stale record.
 pub type PersonCache = NodeCache<crate::identity::Person>;
 
 impl Default for ClientCache {

@@ -213,13 +213,22 @@ async fn a_change_to_a_person_reaches_userinfo_on_this_node_at_once_and_on_other
         clock.advance(ttl);
         assert_eq!(userinfo_of(&b, &at).await["name"], "Nguyễn Văn Ân", "B after the cache time");
 
+        // A code from a sign-in just before the person is disabled.
+        let pending = code_of(&a.follow(&browser, &a.authorize_url("portal", &[])).await);
+
         // Disabled through A: A refuses the token at once, B within the cache time.
         json_of(admin_call(&a, "POST", &format!("/people/{id}/disable"), Some(&admin), None).await, 200).await;
         let refused = userinfo(&a, &at).await;
         assert_eq!(refused.status(), 401);
         let challenge = refused.headers()["www-authenticate"].to_str().unwrap().to_owned();
         assert!(challenge.contains("invalid_token"), "{challenge}");
-        assert_eq!(userinfo(&b, &at).await.status(), 200);
+        assert_eq!(userinfo(&b, &at).await.status(), 200, "B's userinfo still trusts what it read");
+        // But no node issues new tokens on a record it remembers: the code exchange reads
+        // the database, so B refuses the pending code although its cache still holds the
+        // person as active.
+        let r = b.redeem("portal", &pending.code, VERIFIER).await;
+        assert_eq!(r.status(), 400);
+        assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "invalid_grant");
         clock.advance(ttl);
         assert_eq!(userinfo(&b, &at).await.status(), 401, "B after the cache time");
         // Enabled again: the token works on both (A at once, B having read the disabled

@@ -57,8 +57,9 @@ pub async fn redeem(svc: &Services, client: &Client, params: &Params, now: i64) 
         }
         None => {}
     }
-    let person =
-        svc.people.get(svc.store.as_ref(), &PersonId(record.person_id.clone()), now).await.map_err(store_failed)?;
+    // Read afresh, not from the person cache: no new token is issued on a record that
+    // another node may have disabled in the last seconds.
+    let person = svc.store.find_person(&PersonId(record.person_id.clone())).await.map_err(store_failed)?;
     let Some(person) = person.filter(|p| p.status == PersonStatus::Active) else {
         return Err(invalid_grant("the person can no longer sign in"));
     };
