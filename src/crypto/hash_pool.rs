@@ -37,8 +37,9 @@ pub fn with_scratch<R>(blocks: usize, f: impl FnOnce(&mut [argon2::Block]) -> R)
     })
 }
 
-/// How many blocks of working memory this thread holds now (for tests).
-pub fn scratch_blocks() -> usize {
+/// How many blocks of working memory this thread holds now.
+#[cfg(test)]
+fn scratch_blocks() -> usize {
     SCRATCH.with_borrow(Vec::len)
 }
 
