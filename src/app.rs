@@ -168,7 +168,7 @@ pub async fn bind(settings: Settings) -> Result<(TcpListener, Config), StartErro
 /// keep-alive) and head size limits (431 beyond them), watched for graceful shutdown.
 async fn accept_until(
     listener: &TcpListener,
-    app: &axum::Router,
+    app: &crate::http::App,
     http: &hyper::server::conn::http1::Builder,
     graceful: &GracefulShutdown,
     connections: &mut tokio::task::JoinSet<()>,

@@ -1,12 +1,13 @@
 //! Request metrics (count and latency per route template) and the `/metrics` endpoint in
 //! the Prometheus text format.
 
-use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{OnceLock, RwLock};
+use std::task::{Context, Poll, ready};
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::header;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::clock::Stopwatch;
@@ -16,33 +17,90 @@ use crate::telemetry::{HASH_QUEUE, HTTP_DURATION, HTTP_REQUESTS, metrics_handle}
 /// ids), its method and status, and writes the route and status onto the request's
 /// span (see `trace`). The metric handles are cached per (route, method, status): a
 /// request costs one read-locked lookup, no allocation and no registry hashing.
-pub(super) async fn record(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str());
-    let endpoint = intern(route.unwrap_or("unmatched"));
-    let method = method_str(request.method());
-    let span = tracing::Span::current();
-    if !span.is_disabled() {
-        super::trace::record_route(&span, request.method(), route);
+///
+/// A route layer (it needs the matched route), written as a plain tower layer rather
+/// than `from_fn`: no boxed future and no boxed `Next` per request.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Record;
+
+impl<S> tower_layer::Layer<S> for Record {
+    type Service = Recorded<S>;
+    fn layer(&self, inner: S) -> Recorded<S> {
+        Recorded { inner }
     }
-    let watch = Stopwatch::start();
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
-    if !span.is_disabled() {
-        super::trace::record_status(&span, status);
+}
+
+/// A route's service with its requests recorded (see [`Record`]).
+#[derive(Clone)]
+pub(super) struct Recorded<S> {
+    inner: S,
+}
+
+impl<S> tower_service::Service<Request> for Recorded<S>
+where
+    S: tower_service::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = RecordFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
     }
-    let (counter, histogram) = handles(endpoint, method, status);
-    counter.increment(1);
-    histogram.record(watch.elapsed().as_secs_f64());
-    response
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str());
+        let endpoint = intern(route.unwrap_or("unmatched"));
+        let method = method_str(request.method());
+        let span = tracing::Span::current();
+        if !span.is_disabled() {
+            super::trace::record_route(&span, request.method(), route);
+        }
+        RecordFuture { inner: self.inner.call(request), endpoint, method, span, watch: Stopwatch::start() }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`Recorded`].
+    pub(super) struct RecordFuture<F> {
+        #[pin]
+        inner: F,
+        endpoint: &'static str,
+        method: &'static str,
+        span: tracing::Span,
+        watch: Stopwatch,
+    }
+}
+
+impl<F, E> Future for RecordFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = ready!(this.inner.poll(cx))?;
+        let status = response.status().as_u16();
+        if !this.span.is_disabled() {
+            super::trace::record_status(this.span, status);
+        }
+        let (counter, histogram) = handles(this.endpoint, this.method, status);
+        counter.increment(1);
+        histogram.record(this.watch.elapsed().as_secs_f64());
+        Poll::Ready(Ok(response))
+    }
 }
 
 type Handles = (metrics::Counter, metrics::Histogram);
-type HandleMap = HashMap<(usize, &'static str, u16), Handles>;
+// Keys are our own route pointers, methods and statuses, never attacker-chosen strings,
+// so the fast non-keyed hash is safe here.
+type HandleMap = rustc_hash::FxHashMap<(usize, &'static str, u16), Handles>;
 
 /// Route templates as `'static` strings, leaked once each (the router has a fixed, small
 /// set of them), so they can be labels and cache keys without allocating per request.
 fn intern(route: &str) -> &'static str {
-    static ROUTES: OnceLock<RwLock<HashMap<String, &'static str>>> = OnceLock::new();
+    static ROUTES: OnceLock<RwLock<rustc_hash::FxHashMap<String, &'static str>>> = OnceLock::new();
     let routes = ROUTES.get_or_init(Default::default);
     if let Ok(map) = routes.read()
         && let Some(s) = map.get(route)

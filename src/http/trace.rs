@@ -2,12 +2,15 @@
 //! see `telemetry`) for OpenTelemetry export: method and request id, then the route
 //! template and the status. An incoming W3C `traceparent` becomes the parent.
 
+/// The span maker's type, as [`super::App`] names it.
+pub type MakeSpan = fn(&axum::http::Request<hyper::body::Incoming>) -> tracing::Span;
+
 /// The span of one HTTP request: method and request id (for the logs), the route
 /// template and status once known (recorded by [`record_route`]). Never the raw path
 /// (interaction, case and person ids), the query string, headers or body: they carry
 /// codes, tokens and personal data. An incoming W3C
 /// `traceparent` becomes the span's parent (a no-op when nothing exports).
-pub fn http_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+pub fn http_span(req: &axum::http::Request<hyper::body::Incoming>) -> tracing::Span {
     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
     let span = tracing::info_span!(
         "http",

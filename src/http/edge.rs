@@ -1,0 +1,162 @@
+//! The outermost service, around the whole router: a request id for every request
+//! (kept if a proxy in front set one), echoed on the response, and the security headers
+//! on every response that did not set its own.
+//!
+//! Hand-written as a plain `tower` service rather than `axum::middleware::from_fn`:
+//! it wraps the router once, not each route, and costs no boxed future or cloned
+//! service per request (it runs on every request, JWKS and discovery included).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
+
+use axum::http::{HeaderName, HeaderValue, Request, Response, header};
+
+/// The request id header, read from the request and echoed on the response.
+pub(super) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Headers every response carries unless the handler set its own.
+const SECURITY_HEADERS: [(HeaderName, HeaderValue); 4] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"),
+    ),
+    (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+];
+
+/// Request ids: a random per-process prefix and a counter (`3f9a61c2-1b7`), unique per
+/// process and cheap: no random number and no string formatting per request.
+#[derive(Clone)]
+struct RequestIds {
+    prefix: [u8; 8],
+    next: Arc<AtomicU64>,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        let mut prefix = [0u8; 8];
+        for (pair, b) in prefix.chunks_exact_mut(2).zip(crate::crypto::opaque::random_bytes::<4>()) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 0xf)];
+        }
+        Self { prefix, next: Arc::new(AtomicU64::new(1)) }
+    }
+
+    /// The next id: the prefix, `-`, the counter in lower-case hex.
+    fn make(&self) -> HeaderValue {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut buf = [0u8; 8 + 1 + 16];
+        buf[..8].copy_from_slice(&self.prefix);
+        buf[8] = b'-';
+        let digits = (64 - n.leading_zeros()).div_ceil(4).max(1) as usize;
+        for (i, slot) in buf[9..9 + digits].iter_mut().enumerate() {
+            let shift = 4 * (digits - 1 - i);
+            *slot = HEX[((n >> shift) & 0xf) as usize];
+        }
+        HeaderValue::from_bytes(&buf[..9 + digits]).unwrap_or(HeaderValue::from_static("-"))
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// The edge service around `S` (see the module documentation).
+#[derive(Clone)]
+pub struct Edge<S> {
+    inner: S,
+    ids: RequestIds,
+}
+
+impl<S> Edge<S> {
+    /// Wraps `inner`, with a fresh request-id prefix.
+    pub(super) fn new(inner: S) -> Self {
+        Self { inner, ids: RequestIds::new() }
+    }
+}
+
+impl<S, B, R> tower_service::Service<Request<B>> for Edge<S>
+where
+    S: tower_service::Service<Request<B>, Response = Response<R>>,
+{
+    type Response = Response<R>;
+    type Error = S::Error;
+    type Future = EdgeFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        let id = match request.headers().get(&X_REQUEST_ID) {
+            Some(v) => v.clone(),
+            None => {
+                let v = self.ids.make();
+                request.headers_mut().insert(X_REQUEST_ID, v.clone());
+                v
+            }
+        };
+        EdgeFuture { inner: self.inner.call(request), id: Some(id) }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of [`Edge`]: adds the headers once the response is ready.
+    pub struct EdgeFuture<F> {
+        #[pin]
+        inner: F,
+        id: Option<HeaderValue>,
+    }
+}
+
+impl<F, R, E> Future for EdgeFuture<F>
+where
+    F: Future<Output = Result<Response<R>, E>>,
+{
+    type Output = Result<Response<R>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        let h = response.headers_mut();
+        for (name, value) in SECURITY_HEADERS {
+            if !h.contains_key(&name) {
+                h.insert(name, value);
+            }
+        }
+        if let Some(id) = this.id.take() {
+            h.insert(X_REQUEST_ID, id);
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_the_prefix_and_a_hex_counter() {
+        let ids = RequestIds { prefix: *b"0a1b2c3d", next: Arc::new(AtomicU64::new(1)) };
+        let got: Vec<_> = (0..3).map(|_| ids.make()).collect();
+        assert_eq!(got, ["0a1b2c3d-1", "0a1b2c3d-2", "0a1b2c3d-3"]);
+        ids.next.store(0x1f, Ordering::Relaxed);
+        assert_eq!(ids.make(), "0a1b2c3d-1f");
+        ids.next.store(u64::MAX, Ordering::Relaxed);
+        assert_eq!(ids.make(), "0a1b2c3d-ffffffffffffffff");
+        ids.next.store(0, Ordering::Relaxed);
+        assert_eq!(ids.make(), "0a1b2c3d-0");
+    }
+
+    #[test]
+    fn the_prefix_is_eight_lower_case_hex_digits() {
+        let ids = RequestIds::new();
+        assert!(ids.prefix.iter().all(|c| HEX.contains(c)), "{:?}", ids.prefix);
+        let other = RequestIds::new();
+        let (a, b) = (ids.make(), other.make());
+        assert_eq!(a.len(), 10);
+        assert_ne!(a, b, "two processes get different prefixes (4 random bytes)");
+    }
+}
