@@ -41,8 +41,21 @@ async fn jwks_publishes_public_es256_and_rs256_keys() {
     let app = TestApp::spawn().await;
     let r = app.api().get(app.url("/jwks")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().contains("json"));
+    assert_eq!(r.headers()["content-type"], "application/jwk-set+json");
+    assert_eq!(r.headers()["cache-control"], "public, max-age=300");
+    for h in ["content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy", "x-request-id"]
+    {
+        assert!(r.headers().get(h).is_some(), "{h} missing on the JWKS");
+    }
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
     let jwks: serde_json::Value = r.json().await.unwrap();
+    // A cache that holds this set gets 304 without a body; another ETag gets the set.
+    let again = app.api().get(app.url("/jwks")).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"], etag.as_str());
+    assert!(again.bytes().await.unwrap().is_empty());
+    let other = app.api().get(app.url("/jwks")).header("if-none-match", "\"stale\"").send().await.unwrap();
+    assert_eq!(other.status(), 200);
     let keys = jwks["keys"].as_array().unwrap();
     let algs: Vec<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
     assert!(algs.contains(&"ES256") && algs.contains(&"RS256"));

@@ -101,7 +101,21 @@ async fn browser_applications_may_call_token_and_userinfo_cross_origin() {
         assert_eq!(r.headers()["access-control-allow-origin"], "*", "{path}");
         assert!(r.headers().get("access-control-allow-credentials").is_none());
     }
-    // Pages are not opened to other origins.
+    // The simple request itself carries the header too; a call without `Origin` does not.
+    let r = app.api().get(app.url("/jwks")).header("origin", "https://spa.tinh.gov.vn").send().await.unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    let r = app.api().get(app.url("/jwks")).send().await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    // Pages are not opened to other origins, nor answered as preflights.
+    let r = app
+        .api()
+        .request(reqwest::Method::OPTIONS, app.url("/authorize"))
+        .header("origin", "https://spa.tinh.gov.vn")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
     let r = app.api().get(app.url("/authorize")).header("origin", "https://spa.tinh.gov.vn").send().await.unwrap();
     assert!(r.headers().get("access-control-allow-origin").is_none());
 }
