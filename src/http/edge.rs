@@ -1,5 +1,5 @@
 //! The outermost service, around the whole router: a request id for every request
-//! (kept if a proxy in front set one), echoed on the response, and the security headers
+//! (kept if a proxy in front set a plausible one), echoed on the response, and the security headers
 //! on every response that did not set its own.
 //!
 //! Hand-written as a plain `tower` service rather than `axum::middleware::from_fn`:
@@ -63,6 +63,17 @@ impl RequestIds {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Longest request id kept from the request; a longer one is replaced by ours.
+const MAX_ID_LEN: usize = 128;
+
+/// Whether an incoming request id is kept: short, and only letters, digits and
+/// `-_.:/+=` (what proxies and tracing systems use). Anything else (a client stuffing
+/// the logs) is replaced by an id of ours.
+fn is_plausible_id(v: &HeaderValue) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty() && b.len() <= MAX_ID_LEN && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.:/+=".contains(c))
+}
+
 /// The edge service around `S` (see the module documentation).
 #[derive(Clone)]
 pub struct Edge<S> {
@@ -91,8 +102,8 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let id = match request.headers().get(&X_REQUEST_ID) {
-            Some(v) => v.clone(),
-            None => {
+            Some(v) if is_plausible_id(v) => v.clone(),
+            _ => {
                 let v = self.ids.make();
                 request.headers_mut().insert(X_REQUEST_ID, v.clone());
                 v
@@ -148,6 +159,19 @@ mod tests {
         assert_eq!(ids.make(), "0a1b2c3d-ffffffffffffffff");
         ids.next.store(0, Ordering::Relaxed);
         assert_eq!(ids.make(), "0a1b2c3d-0");
+    }
+
+    #[test]
+    fn only_short_plain_incoming_ids_are_kept() {
+        for kept in ["proxy-given-1", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "a/b:c.d_e+f="] {
+            assert!(is_plausible_id(&HeaderValue::from_static(kept)), "{kept}");
+        }
+        let long = "x".repeat(MAX_ID_LEN + 1);
+        for replaced in ["", "has space", "quote\"", "tab\tid", long.as_str()] {
+            let v = HeaderValue::from_str(replaced).unwrap();
+            assert!(!is_plausible_id(&v), "{replaced:?}");
+        }
+        assert!(is_plausible_id(&HeaderValue::from_str(&"x".repeat(MAX_ID_LEN)).unwrap()));
     }
 
     #[test]

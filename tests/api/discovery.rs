@@ -111,6 +111,12 @@ async fn metrics_and_request_ids() {
     assert_ne!(ids[0], ids[1], "every request gets its own id");
     let r = app.api().get(app.url("/jwks")).header("x-request-id", "proxy-given-1").send().await.unwrap();
     assert_eq!(r.headers()["x-request-id"], "proxy-given-1");
+    // An id no proxy would send (too long, or with spaces) is replaced, not logged.
+    for junk in ["x".repeat(129), "a b c".to_owned()] {
+        let r = app.api().get(app.url("/jwks")).header("x-request-id", &junk).send().await.unwrap();
+        let echoed = r.headers()["x-request-id"].to_str().unwrap();
+        assert!(echoed != junk && echoed.len() <= 25 && echoed.contains('-'), "{echoed}");
+    }
     assert_eq!(app.api().get(app.url("/readyz")).send().await.unwrap().status(), 200);
     let text = app.api().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     for needle in [
