@@ -1,6 +1,7 @@
 //! The outermost service, around the whole router: a request id for every request
-//! (kept if a proxy in front set a plausible one), echoed on the response, and the security headers
-//! on every response that did not set its own.
+//! (kept if a proxy in front set a plausible one), echoed on the response; the security
+//! headers on every response that did not set its own; and `Retry-After` on every 503
+//! (a store down, shutdown, the request deadline) that did not say when to come back.
 //!
 //! Hand-written as a plain `tower` service rather than `axum::middleware::from_fn`:
 //! it wraps the router once, not each route, and costs no boxed future or cloned
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 
-use axum::http::{HeaderName, HeaderValue, Request, Response, header};
+use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode, header};
 
 /// The request id header, read from the request and echoed on the response.
 pub(super) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -140,13 +141,80 @@ where
         if let Some(id) = this.id.take() {
             h.insert(X_REQUEST_ID, id);
         }
+        // Every 503 (a store down, shutting down, the deadline) says when to come back.
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE && !response.headers().contains_key(header::RETRY_AFTER)
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         Poll::Ready(Ok(response))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::convert::Infallible;
+
+    use tower_service::Service as _;
+
     use super::*;
+
+    /// A route answering `status` with the given headers.
+    #[derive(Clone)]
+    struct Answer(StatusCode, Vec<(HeaderName, &'static str)>);
+
+    impl tower_service::Service<Request<()>> for Answer {
+        type Response = Response<()>;
+        type Error = Infallible;
+        type Future = std::future::Ready<Result<Response<()>, Infallible>>;
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: Request<()>) -> Self::Future {
+            let mut r = Response::new(());
+            *r.status_mut() = self.0;
+            for (name, value) in &self.1 {
+                r.headers_mut().insert(name.clone(), HeaderValue::from_static(value));
+            }
+            std::future::ready(Ok(r))
+        }
+    }
+
+    async fn answer(status: StatusCode, headers: Vec<(HeaderName, &'static str)>) -> Response<()> {
+        Edge::new(Answer(status, headers)).call(Request::new(())).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_response_gets_the_security_headers_unless_it_set_its_own() {
+        let r = answer(StatusCode::OK, vec![]).await;
+        for (name, value) in SECURITY_HEADERS {
+            assert_eq!(r.headers()[&name], value, "{name}");
+        }
+        assert!(!r.headers().contains_key(header::RETRY_AFTER));
+        let own = answer(StatusCode::OK, vec![(header::CONTENT_SECURITY_POLICY, "default-src 'none'")]).await;
+        assert_eq!(own.headers()[header::CONTENT_SECURITY_POLICY], "default-src 'none'");
+        assert_eq!(own.headers().get_all(header::CONTENT_SECURITY_POLICY).iter().count(), 1);
+    }
+
+    #[tokio::test]
+    async fn every_503_says_when_to_come_back() {
+        let r = answer(StatusCode::SERVICE_UNAVAILABLE, vec![]).await;
+        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
+        let own = answer(StatusCode::SERVICE_UNAVAILABLE, vec![(header::RETRY_AFTER, "30")]).await;
+        assert_eq!(own.headers()[header::RETRY_AFTER], "30");
+        let other = answer(StatusCode::INTERNAL_SERVER_ERROR, vec![]).await;
+        assert!(!other.headers().contains_key(header::RETRY_AFTER));
+    }
+
+    #[tokio::test]
+    async fn the_request_id_is_echoed_and_a_plausible_incoming_one_kept() {
+        let mut edge = Edge::new(Answer(StatusCode::OK, vec![]));
+        let mut request = Request::new(());
+        request.headers_mut().insert(X_REQUEST_ID, HeaderValue::from_static("lb-7f3a"));
+        let r = edge.call(request).await.unwrap();
+        assert_eq!(r.headers()[X_REQUEST_ID], "lb-7f3a");
+        let r = edge.call(Request::new(())).await.unwrap();
+        assert_eq!(r.headers()[X_REQUEST_ID].as_bytes()[..8], edge.ids.prefix);
+    }
 
     #[test]
     fn request_ids_are_the_prefix_and_a_hex_counter() {
