@@ -66,9 +66,7 @@ pub(super) fn admin_error(e: AdminError) -> Response {
         AdminError::Store(StoreError::Conflict(d)) => error(StatusCode::CONFLICT, code, &d),
         AdminError::Store(e @ StoreError::Unavailable(_)) => {
             tracing::error!(error = %e, "durable store failed");
-            let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again shortly");
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            r
+            error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again shortly")
         }
     }
 }

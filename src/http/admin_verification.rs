@@ -64,9 +64,7 @@ fn flow_error(e: VerificationFlowError) -> Response {
         VerificationFlowError::NotFound(_) => StatusCode::NOT_FOUND,
         VerificationFlowError::Store(StoreError::Unavailable(d)) => {
             tracing::error!(error = %d, "durable store failed");
-            let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again shortly");
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            return r;
+            return error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "try again shortly");
         }
     };
     error(status, e.code(), &e.to_string())

@@ -1,7 +1,7 @@
 //! The request deadline: every route that reaches a store answers within
 //! `request_timeout`. A backend stall that no port timeout caught gives a 503
-//! (`temporarily_unavailable`, or the error page for a browser) with `Retry-After`,
-//! never a hang.
+//! (`temporarily_unavailable`, or the error page for a browser), never a hang; the edge
+//! adds `Retry-After`, as to every 503.
 //!
 //! A plain tower layer rather than `from_fn`: no boxed future per request, and the timer
 //! is only armed when the route actually waits (the route is polled first).
@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::pages;
@@ -104,7 +104,7 @@ where
 /// The answer when the deadline passes first (the route's future is dropped with it).
 fn timed_out(limit: Duration, wants_page: bool) -> Response {
     tracing::error!(limit_ms = limit.as_millis() as u64, "request timed out: answered 503");
-    let mut response = if wants_page {
+    if wants_page {
         pages::error(503, "temporarily_unavailable", crate::protocol::authorize::Locale::Vi)
     } else {
         (
@@ -113,9 +113,7 @@ fn timed_out(limit: Duration, wants_page: bool) -> Response {
             r#"{"error":"temporarily_unavailable","error_description":"the service is temporarily unavailable"}"#,
         )
             .into_response()
-    };
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
+    }
 }
 
 #[cfg(test)]
@@ -166,14 +164,12 @@ mod tests {
     async fn a_route_within_the_deadline_answers_as_it_likes() {
         let r = run(99, StatusCode::OK, "application/json").await;
         assert_eq!(r.status(), StatusCode::OK);
-        assert!(!r.headers().contains_key(header::RETRY_AFTER));
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_stalled_route_gives_the_oauth_503_with_retry_after() {
+    async fn a_stalled_route_gives_the_oauth_503() {
         let r = run(60_000, StatusCode::OK, "application/json").await;
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
         assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
         assert!(body(r).await.contains(r#""error":"temporarily_unavailable""#));
     }
@@ -182,7 +178,6 @@ mod tests {
     async fn a_stalled_page_gives_the_error_page() {
         let r = run(60_000, StatusCode::OK, "text/html,application/xhtml+xml").await;
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(r.headers()[header::RETRY_AFTER], "1");
         assert!(r.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
         assert!(body(r).await.contains("<html"));
     }

@@ -42,9 +42,6 @@ pub(super) fn token_error(e: &OAuthError) -> Response {
     if e.code == ErrorCode::InvalidClient {
         r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"dinhdanh\""));
     }
-    if e.code == ErrorCode::TemporarilyUnavailable {
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    }
     r
 }
 
